@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// Runs the static checks, then the one test suite on Deno, Bun and Node 20,
+// prints each runtime's result and ends with one line `N passed, N failed`.
+// Exit code 1 when anything failed. Usage:
+//   node scripts/test.mjs                 checks + all three runtimes
+//   node scripts/test.mjs --checks-only   deno fmt/lint/doc/publish checks only
+//   node scripts/test.mjs --only deno,bun tests/foo_test.ts   a subset
+import { spawn } from "node:child_process";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const argv = process.argv.slice(2);
+const checksOnly = argv.includes("--checks-only");
+const onlyIdx = argv.indexOf("--only");
+const only = onlyIdx >= 0 ? argv[onlyIdx + 1].split(",") : null;
+const fileArgs = argv.filter((a, i) =>
+  a.endsWith(".ts") && !(onlyIdx >= 0 && i === onlyIdx + 1)
+);
+const testFiles = fileArgs.length > 0
+  ? fileArgs
+  : readdirSync(join(root, "tests"))
+    .filter((f) => f.endsWith("_test.ts"))
+    .sort()
+    .map((f) => join("tests", f));
+
+/** Runs a command, streaming its output, and returns {code, out}. */
+function run(cmd, args, opts = {}) {
+  return new Promise((done) => {
+    const child = spawn(cmd, args, {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", ...opts.env },
+    });
+    let out = "";
+    const onData = (stream) => (chunk) => {
+      out += chunk.toString();
+      if (!opts.quiet) stream.write(chunk);
+    };
+    child.stdout.on("data", onData(process.stdout));
+    child.stderr.on("data", onData(process.stderr));
+    child.on("close", (code, signal) => done({ code: code ?? 1, signal, out }));
+  });
+}
+
+const results = [];
+let passed = 0;
+let failed = 0;
+
+async function check(name, cmd, args) {
+  const r = await run(cmd, args, { quiet: true });
+  const ok = r.code === 0;
+  if (!ok) process.stdout.write(r.out);
+  console.log(`check ${name}: ${ok ? "ok" : "FAILED"}`);
+  if (ok) passed++;
+  else failed++;
+  results.push({ name: `check ${name}`, ok });
+}
+
+function count(re, text) {
+  let n = 0;
+  for (const m of text.matchAll(re)) n = Number(m[1]);
+  return n;
+}
+
+async function suite(name, cmd, args, parse, env) {
+  console.log(
+    `\n===== ${name}: ${[cmd, ...args].join(" ").replace(root + "/", "")}`,
+  );
+  const started = Date.now();
+  const r = await run(cmd, args, { env });
+  const { pass, fail } = parse(r.out);
+  const ok = r.code === 0 && fail === 0 && pass > 0;
+  const extraFail = ok || fail > 0 ? 0 : 1; // a crash with no counted failure still fails
+  passed += pass;
+  failed += fail + extraFail;
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
+  const line = `${name}: ${pass} passed, ${
+    fail + extraFail
+  } failed (exit ${r.code}, ${secs}s)`;
+  results.push({ name, ok, line });
+  console.log(`===== ${line}`);
+}
+
+if (!only) {
+  const deno = bin("deno");
+  await check("deno fmt", deno, ["fmt", "--check"]);
+  await check("deno lint", deno, ["lint"]);
+  await check("deno doc --lint", deno, [
+    "doc",
+    "--lint",
+    "mod.ts",
+    "src/runtime/mod.ts",
+    "src/cli.ts",
+  ]);
+  await check("deno publish --dry-run", deno, [
+    "publish",
+    "--dry-run",
+    "--allow-dirty",
+  ]);
+}
+
+if (!checksOnly) {
+  const want = (r) => !only || only.includes(r);
+  if (want("deno")) {
+    await suite(
+      "deno",
+      bin("deno"),
+      ["test", "-A", "--no-check", ...testFiles],
+      (out) => ({
+        pass: count(/(\d+) passed/g, out),
+        fail: count(/(\d+) failed/g, out),
+      }),
+    );
+  }
+  if (want("bun")) {
+    await suite("bun", bin("bun"), [
+      "test",
+      "--timeout",
+      "120000",
+      ...testFiles.map((f) => "./" + f),
+    ], (out) => ({
+      pass: count(/^\s*(\d+) pass$/gm, out),
+      fail: count(/^\s*(\d+) fail$/gm, out),
+    }));
+  }
+  if (want("node")) {
+    // Node 20 cannot strip types: bundle each test file with esbuild first.
+    const outdir = join(root, ".cache", "node-tests");
+    rmSync(outdir, { recursive: true, force: true });
+    mkdirSync(outdir, { recursive: true });
+    const b = await run(bin("esbuild"), [
+      ...testFiles,
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      "--target=node20",
+      "--packages=external",
+      "--log-level=warning",
+      `--outdir=${outdir}`,
+      "--out-extension:.js=.mjs",
+    ]);
+    if (b.code !== 0) {
+      failed++;
+      results.push({
+        name: "node",
+        ok: false,
+        line: "node: esbuild bundling failed",
+      });
+    } else {
+      const bundled = readdirSync(outdir).filter((f) => f.endsWith(".mjs"))
+        .sort()
+        .map((f) => join(outdir, f));
+      await suite("node", process.execPath, [
+        "--test",
+        "--test-reporter=spec",
+        "--test-concurrency=2",
+        ...bundled,
+      ], (out) => ({
+        pass: count(/^ℹ pass (\d+)$/gm, out),
+        fail: count(/^ℹ fail (\d+)$/gm, out),
+      }));
+    }
+  }
+}
+
+console.log("\n===== summary");
+for (const r of results) if (r.line) console.log(r.line);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

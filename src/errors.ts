@@ -1,0 +1,188 @@
+/**
+ * Typed errors. Every failure kubeauth reports is a {@linkcode KubeauthError}
+ * with a stable {@linkcode KubeauthError.code}; subclasses add the facts a
+ * user needs (the plugin command, its exit code, the tail of its stderr…).
+ *
+ * Messages say what failed and what to do. They never contain a secret
+ * (token, private key, password): callers build them from names and paths only.
+ *
+ * @module
+ */
+
+/**
+ * The stable error codes. New codes may be added; existing ones never change.
+ *
+ * @example Usage
+ * ```ts
+ * import type { KubeauthErrorCode } from "@kubeauth/fetch";
+ * const code: KubeauthErrorCode = "EXEC_TIMEOUT";
+ * ```
+ */
+export type KubeauthErrorCode =
+  | "KUBECONFIG_INVALID"
+  | "KUBECONFIG_NOT_FOUND"
+  | "CONTEXT_NOT_FOUND"
+  | "EXEC_CONFIG_INVALID"
+  | "EXEC_NOT_FOUND"
+  | "EXEC_FAILED"
+  | "EXEC_TIMEOUT"
+  | "EXEC_OUTPUT_INVALID"
+  | "EXEC_OUTPUT_TOO_LARGE"
+  | "EXEC_INTERACTIVE_UNAVAILABLE"
+  | "CERT_INVALID"
+  | "CREDENTIAL_INVALID"
+  | "ORIGIN_REFUSED"
+  | "UNSUPPORTED"
+  | "PERMISSION_DENIED"
+  | "CLOSED";
+
+/** Options shared by every kubeauth error constructor. */
+export interface KubeauthErrorOptions {
+  /** The underlying error, if any. Must not carry a secret in its message. */
+  cause?: unknown;
+}
+
+/**
+ * The base class of every error kubeauth throws on purpose.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createAuthedFetch, KubeauthError } from "@kubeauth/fetch";
+ * try {
+ *   await createAuthedFetch({ context: "nope" });
+ * } catch (err) {
+ *   if (err instanceof KubeauthError) console.error(err.code, err.message);
+ * }
+ * ```
+ */
+export class KubeauthError extends Error {
+  /** A stable, machine-readable code, e.g. `EXEC_FAILED`. */
+  readonly code: KubeauthErrorCode;
+
+  /**
+   * Creates an error.
+   *
+   * @param code The stable error code.
+   * @param message What failed and what to do about it. No secrets.
+   * @param options The cause, if any.
+   */
+  constructor(
+    code: KubeauthErrorCode,
+    message: string,
+    options?: KubeauthErrorOptions,
+  ) {
+    super(
+      message,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = "KubeauthError";
+    this.code = code;
+  }
+}
+
+/** Where in which file a kubeconfig problem was found. */
+export interface KubeconfigErrorOptions extends KubeauthErrorOptions {
+  /** The kubeconfig file, when the problem is in a file. */
+  file?: string;
+}
+
+/**
+ * A kubeconfig could not be found, read, parsed or resolved
+ * (`KUBECONFIG_INVALID`, `KUBECONFIG_NOT_FOUND`, `CONTEXT_NOT_FOUND`).
+ *
+ * @example Usage
+ * ```ts
+ * import { KubeconfigError } from "@kubeauth/fetch";
+ * const err = new KubeconfigError("CONTEXT_NOT_FOUND", 'context "x" not found');
+ * console.assert(err.code === "CONTEXT_NOT_FOUND");
+ * ```
+ */
+export class KubeconfigError extends KubeauthError {
+  /** The kubeconfig file concerned, if known. */
+  readonly file: string | undefined;
+
+  /**
+   * Creates a kubeconfig error.
+   *
+   * @param code The stable error code.
+   * @param message What failed and what to do about it.
+   * @param options The file concerned and the cause.
+   */
+  constructor(
+    code: KubeauthErrorCode,
+    message: string,
+    options?: KubeconfigErrorOptions,
+  ) {
+    super(code, message, options);
+    this.name = "KubeconfigError";
+    this.file = options?.file;
+  }
+}
+
+/** The facts about a plugin run that an {@linkcode ExecPluginError} carries. */
+export interface ExecPluginErrorOptions extends KubeauthErrorOptions {
+  /** The plugin command as it was run (after path resolution). */
+  command: string;
+  /** The exit code, when the plugin exited. */
+  exitCode?: number;
+  /** The signal that ended the plugin, e.g. `SIGKILL`. */
+  signal?: string;
+  /** The last bytes (at most 4 KiB) of the plugin's stderr, as text. */
+  stderrTail?: string;
+  /** The kubeconfig's `installHint`, control characters escaped. */
+  installHint?: string;
+  /** When a failed run is in backoff: the time the next run is allowed. */
+  retryAt?: Date;
+}
+
+/**
+ * An exec credential plugin could not be run, failed, timed out, or answered
+ * with something that is not a usable `ExecCredential`.
+ *
+ * @example Usage
+ * ```ts
+ * import { ExecPluginError } from "@kubeauth/fetch";
+ * const err = new ExecPluginError(
+ *   "EXEC_FAILED",
+ *   "exec: executable aws failed with exit code 1",
+ *   { command: "aws", exitCode: 1 },
+ * );
+ * console.assert(err.exitCode === 1);
+ * ```
+ */
+export class ExecPluginError extends KubeauthError {
+  /** The plugin command. */
+  readonly command: string;
+  /** The exit code, if the plugin exited. */
+  readonly exitCode: number | undefined;
+  /** The terminating signal, if any. */
+  readonly signal: string | undefined;
+  /** The bounded tail of the plugin's stderr. */
+  readonly stderrTail: string | undefined;
+  /** The install hint from the kubeconfig, if any. */
+  readonly installHint: string | undefined;
+  /** When the next plugin run is allowed after this failure, if in backoff. */
+  readonly retryAt: Date | undefined;
+
+  /**
+   * Creates a plugin error.
+   *
+   * @param code The stable error code.
+   * @param message What failed and what to do about it.
+   * @param options The plugin facts.
+   */
+  constructor(
+    code: KubeauthErrorCode,
+    message: string,
+    options: ExecPluginErrorOptions,
+  ) {
+    super(code, message, options);
+    this.name = "ExecPluginError";
+    this.command = options.command;
+    this.exitCode = options.exitCode;
+    this.signal = options.signal;
+    this.stderrTail = options.stderrTail;
+    this.installHint = options.installHint;
+    this.retryAt = options.retryAt;
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The runtime-adapter contract. The portable core of kubeauth talks to the
+ * operating system only through a {@linkcode RuntimeAdapter}; one
+ * implementation exists per runtime (Deno, Bun, Node).
+ *
+ * @module
+ */
+
+/** The runtimes kubeauth has an adapter for. */
+export type RuntimeName = "deno" | "bun" | "node";
+
+/** What to start, and how to wire it. */
+export interface SpawnOptions {
+  /** The program: an absolute path, or a bare name looked up on `PATH`. */
+  command: string;
+  /** Arguments, passed verbatim (no shell). */
+  args: readonly string[];
+  /** The COMPLETE environment of the child (nothing is inherited implicitly). */
+  env: Readonly<Record<string, string>>;
+  /** Working directory; the parent's when absent. */
+  cwd?: string;
+  /** `inherit` hands the parent's stdin to the child; `null` gives it none. */
+  stdin: "inherit" | "null";
+  /** `inherit` writes straight to the parent's stderr; `piped` gives a stream. */
+  stderr: "inherit" | "piped";
+  /**
+   * Aborting kills the child (SIGKILL) and, on POSIX, its whole process group,
+   * so grandchildren that hold stdout open die too.
+   */
+  signal?: AbortSignal;
+}
+
+/** How a child process ended. Exactly one of `code` and `signal` is set. */
+export interface ExitStatus {
+  /** The exit code, when the process exited. */
+  code: number | null;
+  /** The signal name (e.g. `SIGKILL`), when a signal ended it. */
+  signal: string | null;
+}
+
+/** A running child process. */
+export interface ChildProcess {
+  /** The operating-system process id. */
+  readonly pid: number;
+  /** The child's stdout. Must be consumed or cancelled. */
+  readonly stdout: ReadableStream<Uint8Array>;
+  /** The child's stderr when `stderr: "piped"`, else `null`. */
+  readonly stderr: ReadableStream<Uint8Array> | null;
+  /** Resolves once the process has ended. Never rejects. */
+  readonly status: Promise<ExitStatus>;
+  /**
+   * Sends a signal to the child and, on POSIX, to its process group.
+   * Does nothing when the process has already ended.
+   */
+  kill(signal?: "SIGTERM" | "SIGKILL"): void;
+}
+
+/**
+ * Why a process could not be started: `not-found` (no such file, or a bare
+ * name not on `PATH`), `permission-denied` (not executable, or a Deno
+ * permission is missing), `other`.
+ */
+export type SpawnFailureReason = "not-found" | "permission-denied" | "other";
+
+/**
+ * Thrown (as a rejection of {@linkcode RuntimeAdapter.spawn}) when a process
+ * cannot be started at all.
+ *
+ * @example Usage
+ * ```ts
+ * import { SpawnError } from "@kubeauth/fetch/runtime";
+ * const err = new SpawnError("not-found", "aws", "no such file");
+ * console.assert(err.reason === "not-found");
+ * ```
+ */
+export class SpawnError extends Error {
+  /** The classified reason. */
+  readonly reason: SpawnFailureReason;
+  /** The command that failed to start. */
+  readonly command: string;
+
+  /**
+   * Creates a spawn error.
+   *
+   * @param reason The classified reason.
+   * @param command The command that failed to start.
+   * @param detail The runtime's own description.
+   * @param cause The runtime's original error.
+   */
+  constructor(
+    reason: SpawnFailureReason,
+    command: string,
+    detail: string,
+    cause?: unknown,
+  ) {
+    super(detail, cause === undefined ? undefined : { cause });
+    this.name = "SpawnError";
+    this.reason = reason;
+    this.command = command;
+  }
+}
+
+/**
+ * The TLS settings of ONE transport: the cluster's trust settings plus at
+ * most one client identity. All PEM text.
+ */
+export interface TransportOptions {
+  /** PEM CA bundle to trust instead of the system roots. */
+  ca?: string;
+  /** PEM client certificate chain (leaf first). Requires `key`. */
+  cert?: string;
+  /** PEM private key matching `cert`. */
+  key?: string;
+  /** Skip server certificate verification (kubeconfig `insecure-skip-tls-verify`). */
+  insecureSkipVerify?: boolean;
+  /** The name to verify the server certificate against (and send as SNI). */
+  serverName?: string;
+  /** An HTTP(S) proxy URL (kubeconfig `proxy-url`). */
+  proxy?: string;
+}
+
+/**
+ * A connection pool bound to one client identity. Connections are reused
+ * while it lives and never shared with another transport (TLS sessions
+ * included).
+ */
+export interface Transport {
+  /**
+   * Sends a request on this transport's connections. Rejects with a
+   * `KubeauthError` of code `CLOSED` once {@linkcode Transport.close} or
+   * {@linkcode Transport.destroy} has been called.
+   */
+  fetch(url: string, init: RequestInit): Promise<Response>;
+  /**
+   * Refuses new requests at once, lets requests in flight (including their
+   * response bodies) finish, then closes every socket. Resolves when every
+   * socket of this transport is closed. Idempotent.
+   */
+  close(): Promise<void>;
+  /**
+   * Refuses new requests, aborts requests in flight and closes every socket
+   * now. Safe to call during or after {@linkcode Transport.close}. Idempotent.
+   */
+  destroy(): Promise<void>;
+  /** Requests started whose response body has not yet ended. */
+  readonly inFlight: number;
+  /** True once close() or destroy() has been called. */
+  readonly closed: boolean;
+}
+
+/** Everything kubeauth needs from the runtime. */
+export interface RuntimeAdapter {
+  /** Which runtime this is. */
+  readonly name: RuntimeName;
+  /** `windows`, `darwin`, `linux`… as the runtime names it. */
+  readonly os: string;
+  /** Starts a process. Rejects with {@linkcode SpawnError} when it cannot start. */
+  spawn(options: SpawnOptions): Promise<ChildProcess>;
+  /** Whether the process's stdin is a terminal. */
+  stdinIsTerminal(): boolean;
+  /** Writes bytes to the process's stderr (used to pass a plugin's stderr through). */
+  writeStderr(chunk: Uint8Array): void;
+  /** A snapshot of the whole environment. */
+  env(): Record<string, string>;
+  /** One environment variable, `undefined` when unset (or not permitted). */
+  getEnv(name: string): string | undefined;
+  /** Reads a whole file. Rejects with the runtime's error (with `code`/`name` intact). */
+  readFile(path: string): Promise<Uint8Array>;
+  /** The user's home directory, if known. */
+  homeDir(): string | undefined;
+  /** The current working directory. */
+  cwd(): string;
+  /** Creates a transport bound to one TLS identity. Throws `UNSUPPORTED` for options the runtime cannot do. */
+  createTransport(options: TransportOptions): Transport;
+}
