@@ -13,5 +13,5 @@
  * @module
  */
 export * from "./src/errors.ts";
-export type * from "./src/credentials.ts";
+export * from "./src/credentials.ts";
 export type * from "./src/kubeconfig/types.ts";

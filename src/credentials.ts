@@ -82,3 +82,158 @@ export interface CredentialSource {
   /** Stops timers and kills any plugin run in progress. Idempotent. */
   close(): Promise<void>;
 }
+
+const inspectNode = Symbol.for("nodejs.util.inspect.custom");
+const inspectDeno = Symbol.for("Deno.customInspect");
+const REDACTED = "[redacted]";
+
+/** Fields accepted by {@linkcode makeCredentials}. */
+export interface CredentialFields {
+  /** Bearer token. */
+  token?: string;
+  /** Basic auth. */
+  basic?: { username: string; password: string };
+  /** Client certificate (see {@linkcode makeClientCertificate}). */
+  clientCertificate?: ClientCertificate;
+  /** Expiry. */
+  expiresAt?: Date;
+}
+
+/**
+ * Builds an immutable {@linkcode Credentials} object whose secrets never show
+ * in `String()`, `JSON.stringify`, or `console.log`/inspect on Deno, Bun and
+ * Node (they print `[redacted]`). Each call makes a new identity.
+ *
+ * @example Usage
+ * ```ts
+ * import { makeCredentials } from "@kubeauth/fetch";
+ * const creds = makeCredentials({ token: "s3cret" });
+ * console.assert(!JSON.stringify(creds).includes("s3cret"));
+ * console.assert(creds.token === "s3cret");
+ * ```
+ *
+ * @param fields The credential fields.
+ * @returns A frozen credentials object.
+ */
+export function makeCredentials(fields: CredentialFields): Credentials {
+  return new CredentialSet(fields);
+}
+
+class CredentialSet implements Credentials {
+  readonly #token: string | undefined;
+  readonly #basic: { username: string; password: string } | undefined;
+  readonly clientCertificate?: ClientCertificate;
+  readonly expiresAt?: Date;
+
+  constructor(f: CredentialFields) {
+    this.#token = f.token;
+    this.#basic = f.basic ? { ...f.basic } : undefined;
+    if (f.clientCertificate) this.clientCertificate = f.clientCertificate;
+    if (f.expiresAt) this.expiresAt = new Date(f.expiresAt.getTime());
+    Object.freeze(this);
+  }
+
+  get token(): string | undefined {
+    return this.#token;
+  }
+
+  get basic():
+    | { readonly username: string; readonly password: string }
+    | undefined {
+    return this.#basic ? { ...this.#basic } : undefined;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      token: this.#token === undefined ? undefined : REDACTED,
+      basic: this.#basic
+        ? { username: this.#basic.username, password: REDACTED }
+        : undefined,
+      clientCertificate: this.clientCertificate,
+      expiresAt: this.expiresAt?.toISOString(),
+    };
+  }
+
+  toString(): string {
+    return `Credentials ${JSON.stringify(this.toJSON())}`;
+  }
+
+  [inspectNode](): string {
+    return this.toString();
+  }
+
+  [inspectDeno](): string {
+    return this.toString();
+  }
+}
+
+/**
+ * Builds an immutable {@linkcode ClientCertificate} whose private key never
+ * shows in `String()`, `JSON.stringify`, or `console.log`/inspect.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { makeClientCertificate } from "@kubeauth/fetch";
+ * const cc = makeClientCertificate({ certPem, keyPem, fingerprint, subject: "CN=a", notAfter });
+ * ```
+ *
+ * @param fields The certificate fields (already validated by the caller).
+ * @returns A frozen client certificate.
+ */
+export function makeClientCertificate(fields: {
+  certPem: string;
+  keyPem: string;
+  fingerprint: string;
+  subject: string;
+  notAfter: Date;
+}): ClientCertificate {
+  return new ClientCertificateImpl(fields);
+}
+
+class ClientCertificateImpl implements ClientCertificate {
+  readonly certPem: string;
+  readonly #keyPem: string;
+  readonly fingerprint: string;
+  readonly subject: string;
+  readonly notAfter: Date;
+
+  constructor(f: {
+    certPem: string;
+    keyPem: string;
+    fingerprint: string;
+    subject: string;
+    notAfter: Date;
+  }) {
+    this.certPem = f.certPem;
+    this.#keyPem = f.keyPem;
+    this.fingerprint = f.fingerprint;
+    this.subject = f.subject;
+    this.notAfter = new Date(f.notAfter.getTime());
+    Object.freeze(this);
+  }
+
+  get keyPem(): string {
+    return this.#keyPem;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      subject: this.subject,
+      notAfter: this.notAfter.toISOString(),
+      fingerprint: this.fingerprint,
+      key: REDACTED,
+    };
+  }
+
+  toString(): string {
+    return `ClientCertificate ${JSON.stringify(this.toJSON())}`;
+  }
+
+  [inspectNode](): string {
+    return this.toString();
+  }
+
+  [inspectDeno](): string {
+    return this.toString();
+  }
+}
