@@ -127,7 +127,7 @@ if (!checksOnly) {
   }
   if (want("node")) {
     // Node 20 cannot strip types: bundle each test file with esbuild first.
-    const outdir = join(root, ".cache", "node-tests");
+    const outdir = join(root, ".cache", `node-tests-${process.pid}`);
     rmSync(outdir, { recursive: true, force: true });
     mkdirSync(outdir, { recursive: true });
     const b = await run(bin("esbuild"), [
@@ -161,6 +161,7 @@ if (!checksOnly) {
         pass: count(/^ℹ pass (\d+)$/gm, out),
         fail: count(/^ℹ fail (\d+)$/gm, out),
       }));
+      rmSync(outdir, { recursive: true, force: true });
     }
   }
 }
