@@ -1,4 +1,70 @@
-import type { RuntimeAdapter } from "./types.ts";
+/**
+ * The Deno adapter: `Deno.Command` for processes, `Deno.createHttpClient`
+ * for TLS transports.
+ *
+ * @module
+ */
+import { KubeauthError } from "../errors.ts";
+import { resolveCommand } from "./command_path.ts";
+import type { FileKind } from "./command_path.ts";
+import { createTrackedTransport } from "./tracked_transport.ts";
+import { SpawnError } from "./types.ts";
+import type {
+  ChildProcess,
+  ExitStatus,
+  RuntimeAdapter,
+  SpawnOptions,
+  Transport,
+  TransportOptions,
+} from "./types.ts";
+
+interface DenoChild {
+  readonly pid: number;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly status: Promise<{ code: number; signal: string | null }>;
+  kill(signo?: string): void;
+  unref(): void;
+}
+
+interface DenoHttpClient {
+  close(): void;
+}
+
+interface DenoLike {
+  build: { os: string };
+  errors: Record<string, new (...args: never[]) => Error>;
+  Command: new (command: string, options: {
+    args: string[];
+    env: Record<string, string>;
+    clearEnv: boolean;
+    cwd?: string;
+    stdin: "inherit" | "null";
+    stdout: "piped";
+    stderr: "inherit" | "piped";
+    detached: boolean;
+  }) => { spawn(): DenoChild };
+  kill(pid: number, signo: string): void;
+  env: {
+    toObject(): Record<string, string>;
+    get(name: string): string | undefined;
+  };
+  statSync(path: string): { isFile: boolean; mode: number | null };
+  readFile(path: string): Promise<Uint8Array>;
+  stdin: { isTerminal(): boolean };
+  stderr: { writeSync(p: Uint8Array): number };
+  cwd(): string;
+  createHttpClient(options: {
+    caCerts?: string[];
+    cert?: string;
+    key?: string;
+    proxy?: { url: string };
+  }): DenoHttpClient;
+}
+
+function deno(): DenoLike {
+  return (globalThis as unknown as { Deno: DenoLike }).Deno;
+}
 
 /**
  * Creates the Deno runtime adapter.
@@ -12,5 +78,190 @@ import type { RuntimeAdapter } from "./types.ts";
  * @returns The adapter.
  */
 export function createDenoAdapter(): RuntimeAdapter {
-  throw new Error("not implemented yet");
+  const D = deno();
+  return {
+    name: "deno",
+    os: D.build.os,
+    spawn: (options) => Promise.resolve().then(() => spawnDeno(D, options)),
+    stdinIsTerminal: () => D.stdin.isTerminal(),
+    writeStderr(chunk) {
+      let rest = chunk;
+      while (rest.length > 0) rest = rest.subarray(D.stderr.writeSync(rest));
+    },
+    env: () => D.env.toObject(),
+    getEnv(name) {
+      try {
+        return D.env.get(name);
+      } catch {
+        return undefined; // no --allow-env for this name
+      }
+    },
+    readFile: (path) => D.readFile(path),
+    homeDir() {
+      const env = (name: string) => {
+        try {
+          return D.env.get(name);
+        } catch {
+          return undefined;
+        }
+      };
+      const home = D.build.os === "windows"
+        ? env("USERPROFILE") ?? env("HOME")
+        : env("HOME");
+      return home === "" ? undefined : home;
+    },
+    cwd: () => D.cwd(),
+    createTransport: (options) => createDenoTransport(D, options),
+  };
+}
+
+function probe(D: DenoLike, path: string): FileKind {
+  try {
+    const st = D.statSync(path);
+    if (!st.isFile) return "missing";
+    if (D.build.os === "windows" || st.mode === null) return "executable";
+    return (st.mode & 0o111) !== 0 ? "executable" : "not-executable";
+  } catch (err) {
+    if (err instanceof D.errors.NotCapable) throw err;
+    return "missing";
+  }
+}
+
+function classify(D: DenoLike, command: string, err: unknown): SpawnError {
+  if (err instanceof SpawnError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof D.errors.NotFound) {
+    return new SpawnError("not-found", command, message, err);
+  }
+  if (
+    err instanceof D.errors.PermissionDenied ||
+    err instanceof D.errors.NotCapable
+  ) {
+    return new SpawnError("permission-denied", command, message, err);
+  }
+  return new SpawnError("other", command, message, err);
+}
+
+function spawnDeno(D: DenoLike, options: SpawnOptions): ChildProcess {
+  let child: DenoChild;
+  try {
+    let path: string;
+    try {
+      path = resolveCommand(options.command, options.env, options.cwd, {
+        os: D.build.os,
+        cwd: D.cwd(),
+        probe: (p) => probe(D, p),
+      });
+    } catch (err) {
+      // Without read permission on PATH, let Deno resolve the name itself
+      // (a narrow --allow-run=NAME grant still works that way).
+      if (!(err instanceof D.errors.NotCapable)) throw err;
+      path = options.command;
+    }
+    child = new D.Command(path, {
+      args: [...options.args],
+      env: { ...options.env },
+      clearEnv: true,
+      cwd: options.cwd,
+      stdin: options.stdin,
+      stdout: "piped",
+      stderr: options.stderr,
+      // Makes the child a session (and process group) leader, so kill()
+      // reaches grandchildren too.
+      detached: D.build.os !== "windows",
+    }).spawn();
+  } catch (err) {
+    throw classify(D, options.command, err);
+  }
+  let exited = false;
+  const signal = options.signal;
+  const onAbort = () => kill("SIGKILL");
+  const status: Promise<ExitStatus> = child.status.then(
+    (s) => {
+      exited = true;
+      signal?.removeEventListener("abort", onAbort);
+      return s.signal !== null
+        ? { code: null, signal: s.signal }
+        : { code: s.code, signal: null };
+    },
+  );
+  function kill(sig: "SIGTERM" | "SIGKILL" = "SIGTERM"): void {
+    if (D.build.os !== "windows") {
+      try {
+        // The whole group: the child (if still there) and its descendants.
+        D.kill(-child.pid, sig);
+        return;
+      } catch {
+        // No group left (everyone exited): fall through.
+      }
+    }
+    if (exited) return;
+    try {
+      child.kill(sig);
+    } catch {
+      // Already gone.
+    }
+  }
+  if (signal !== undefined) {
+    if (signal.aborted) kill("SIGKILL");
+    else signal.addEventListener("abort", onAbort, { once: true });
+  }
+  return {
+    pid: child.pid,
+    stdout: child.stdout,
+    stderr: options.stderr === "piped" ? child.stderr : null,
+    status,
+    kill,
+  };
+}
+
+function createDenoTransport(
+  D: DenoLike,
+  options: TransportOptions,
+): Transport {
+  if (options.insecureSkipVerify) {
+    throw new KubeauthError(
+      "UNSUPPORTED",
+      "insecure-skip-tls-verify is not supported on Deno: Deno.createHttpClient has no per-client switch to skip server certificate verification. Set certificate-authority (or certificate-authority-data) in the kubeconfig cluster instead",
+    );
+  }
+  if (options.serverName !== undefined) {
+    throw new KubeauthError(
+      "UNSUPPORTED",
+      "tls-server-name is not supported on Deno: Deno.createHttpClient cannot set the TLS server name. Use a server URL whose host name is on the API server certificate instead",
+    );
+  }
+  if (options.cert !== undefined && options.key === undefined) {
+    throw new KubeauthError(
+      "CERT_INVALID",
+      "a client certificate was given without its private key",
+    );
+  }
+  const client = D.createHttpClient({
+    caCerts: options.ca === undefined ? undefined : [options.ca],
+    ...(options.cert !== undefined && options.key !== undefined
+      ? { cert: options.cert, key: options.key }
+      : {}),
+    ...(options.proxy !== undefined ? { proxy: { url: options.proxy } } : {}),
+  });
+  let clientClosed = false;
+  const closeClient = () => {
+    // A second HttpClient.close() throws BadResource.
+    if (!clientClosed) {
+      clientClosed = true;
+      client.close();
+    }
+    return Promise.resolve();
+  };
+  return createTrackedTransport({
+    fetch: (url, init) => fetch(url, { ...init, client } as RequestInit),
+    // Deno closes idle sockets at once and busy ones when their response
+    // ends, so one close at retirement is enough.
+    close: closeClient,
+    closeDrained: () => Promise.resolve(),
+    // Closing the client does not abort requests in flight: the tracked
+    // transport aborts them through their signals.
+    destroy: closeClient,
+    destroyAborts: false,
+  });
 }

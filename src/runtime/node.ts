@@ -1,4 +1,30 @@
-import type { RuntimeAdapter } from "./types.ts";
+/**
+ * The Node adapter: `node:child_process` for processes, an undici 7 `Agent`
+ * per transport (as the `dispatcher` of `fetch`) for TLS.
+ *
+ * @module
+ */
+import { spawn as nodeSpawn } from "node:child_process";
+import type { ChildProcess as NodeChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import process from "node:process";
+import type { Readable } from "node:stream";
+import { isatty } from "node:tty";
+import { Agent, buildConnector, ProxyAgent } from "undici";
+import type { Dispatcher } from "undici";
+import { KubeauthError } from "../errors.ts";
+import { resolveCommand } from "./command_path.ts";
+import { probeExecutable, spawnErrorFromCode } from "./node_common.ts";
+import { createTrackedTransport } from "./tracked_transport.ts";
+import type {
+  ChildProcess,
+  ExitStatus,
+  RuntimeAdapter,
+  SpawnOptions,
+  Transport,
+  TransportOptions,
+} from "./types.ts";
 
 /**
  * Creates the Node runtime adapter.
@@ -12,5 +38,183 @@ import type { RuntimeAdapter } from "./types.ts";
  * @returns The adapter.
  */
 export function createNodeAdapter(): RuntimeAdapter {
-  throw new Error("not implemented yet");
+  const os = process.platform === "win32" ? "windows" : process.platform;
+  return {
+    name: "node",
+    os,
+    spawn: (options) => spawnNode(os, options),
+    stdinIsTerminal: () => isatty(0),
+    writeStderr(chunk) {
+      process.stderr.write(chunk);
+    },
+    env: () => ({ ...process.env }) as Record<string, string>,
+    getEnv: (name) => process.env[name],
+    readFile: (path) => readFile(path),
+    homeDir: () => homedir() || undefined,
+    cwd: () => process.cwd(),
+    createTransport: createNodeTransport,
+  };
+}
+
+function spawnNode(os: string, options: SpawnOptions): Promise<ChildProcess> {
+  let child: NodeChildProcess;
+  try {
+    const path = resolveCommand(options.command, options.env, options.cwd, {
+      os,
+      cwd: process.cwd(),
+      probe: probeExecutable,
+    });
+    child = nodeSpawn(path, [...options.args], {
+      cwd: options.cwd,
+      env: { ...options.env },
+      stdio: [
+        options.stdin === "null" ? "ignore" : "inherit",
+        "pipe",
+        options.stderr === "piped" ? "pipe" : "inherit",
+      ],
+      // setsid(): the child leads its own process group.
+      detached: os !== "windows",
+      windowsHide: true,
+    });
+  } catch (err) {
+    return Promise.reject(spawnErrorFromCode(options.command, err));
+  }
+  // Node reports a failed exec asynchronously: wait for `spawn` or `error`.
+  return new Promise<ChildProcess>((resolve, reject) => {
+    const onError = (err: Error) => {
+      child.off("spawn", onSpawn);
+      reject(spawnErrorFromCode(options.command, err));
+    };
+    const onSpawn = () => {
+      child.off("error", onError);
+      resolve(wrapChild(child, os, options.signal));
+    };
+    child.once("error", onError);
+    child.once("spawn", onSpawn);
+  });
+}
+
+function wrapChild(
+  child: NodeChildProcess,
+  os: string,
+  signal: AbortSignal | undefined,
+): ChildProcess {
+  const pid = child.pid as number;
+  let exited = false;
+  const onAbort = () => kill("SIGKILL");
+  const status = new Promise<ExitStatus>((resolve) => {
+    child.once("exit", (code, sig) => {
+      exited = true;
+      signal?.removeEventListener("abort", onAbort);
+      resolve(
+        sig !== null ? { code: null, signal: sig } : { code, signal: null },
+      );
+    });
+  });
+  // Errors after a successful spawn (e.g. a failed kill) must not crash.
+  child.on("error", () => {});
+  function kill(sig: "SIGTERM" | "SIGKILL" = "SIGTERM"): void {
+    if (os !== "windows") {
+      try {
+        process.kill(-pid, sig);
+        return;
+      } catch {
+        // No group left: fall through.
+      }
+    }
+    if (!exited) child.kill(sig);
+  }
+  if (signal !== undefined) {
+    if (signal.aborted) kill("SIGKILL");
+    else signal.addEventListener("abort", onAbort, { once: true });
+  }
+  return {
+    pid,
+    stdout: readableToWeb(child.stdout as Readable),
+    stderr: child.stderr === null ? null : readableToWeb(child.stderr),
+    status,
+    kill,
+  };
+}
+
+/**
+ * A byte stream over a Node readable that reads only while the consumer
+ * pulls (so an unread pipe neither buffers without bound nor keeps the event
+ * loop alive), and destroys the readable when cancelled.
+ */
+function readableToWeb(readable: Readable): ReadableStream<Uint8Array> {
+  let attached = false;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!attached) {
+        attached = true;
+        readable.on("data", (chunk: Uint8Array) => {
+          controller.enqueue(
+            new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+          );
+          if ((controller.desiredSize ?? 0) <= 0) readable.pause();
+        });
+        readable.once("end", () => controller.close());
+        readable.once("error", (err) => controller.error(err));
+      }
+      readable.resume();
+    },
+    cancel() {
+      readable.destroy();
+    },
+  }, {
+    highWaterMark: 65536,
+    size: (chunk) => chunk.byteLength,
+  });
+}
+
+function createNodeTransport(options: TransportOptions): Transport {
+  if (options.cert !== undefined && options.key === undefined) {
+    throw new KubeauthError(
+      "CERT_INVALID",
+      "a client certificate was given without its private key",
+    );
+  }
+  const tls: {
+    ca?: string;
+    cert?: string;
+    key?: string;
+    rejectUnauthorized: boolean;
+    servername?: string;
+  } = { rejectUnauthorized: options.insecureSkipVerify !== true };
+  if (options.ca !== undefined) tls.ca = options.ca;
+  if (options.cert !== undefined && options.key !== undefined) {
+    tls.cert = options.cert;
+    tls.key = options.key;
+  }
+  let dispatcher: Agent | ProxyAgent;
+  if (options.proxy !== undefined) {
+    if (options.serverName !== undefined) tls.servername = options.serverName;
+    dispatcher = new ProxyAgent({ uri: options.proxy, requestTls: tls });
+  } else if (options.serverName !== undefined) {
+    // undici takes the server name from the request's host unless the
+    // connector overrides it, so override it per connection.
+    const connector = buildConnector(tls);
+    const servername = options.serverName;
+    dispatcher = new Agent({
+      connect: (opts, callback) => connector({ ...opts, servername }, callback),
+    });
+  } else {
+    dispatcher = new Agent({ connect: tls });
+  }
+  return createTrackedTransport({
+    fetch: (url, init) =>
+      fetch(
+        url,
+        { ...init, dispatcher } as RequestInit & {
+          dispatcher: Dispatcher;
+        },
+      ),
+    // Graceful: refuses new requests, closes idle sockets now and busy ones
+    // once their request has ended; resolves when all are closed.
+    close: () => dispatcher.close(),
+    closeDrained: () => Promise.resolve(),
+    destroy: () => dispatcher.destroy(),
+    destroyAborts: true,
+  });
 }

@@ -49,8 +49,11 @@ export interface ChildProcess {
   /** Resolves once the process has ended. Never rejects. */
   readonly status: Promise<ExitStatus>;
   /**
-   * Sends a signal to the child and, on POSIX, to its process group.
-   * Does nothing when the process has already ended.
+   * Sends a signal (default `SIGTERM`) to the child and, on POSIX, to its
+   * whole process group (the child is started as a group leader). After
+   * the child itself has ended, still signals what is left of its group
+   * (e.g. a grandchild holding stdout open); does nothing when nothing is
+   * left. Never throws.
    */
   kill(signal?: "SIGTERM" | "SIGKILL"): void;
 }

@@ -1,0 +1,62 @@
+/**
+ * Helpers shared by the adapters of the runtimes that provide `node:`
+ * modules (Bun and Node). Deno's adapter does not use them.
+ *
+ * @module
+ */
+import { accessSync, constants, statSync } from "node:fs";
+import type { FileKind } from "./command_path.ts";
+import { SpawnError } from "./types.ts";
+
+/**
+ * Classifies a path for command lookup with `access(2)`, as `execvp` would.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { probeExecutable } from "./node_common.ts";
+ * console.log(probeExecutable("/bin/sh")); // "executable"
+ * ```
+ *
+ * @param path The candidate path.
+ * @returns What the file is.
+ */
+export function probeExecutable(path: string): FileKind {
+  try {
+    if (!statSync(path).isFile()) return "missing";
+  } catch {
+    return "missing";
+  }
+  try {
+    accessSync(path, constants.X_OK);
+    return "executable";
+  } catch {
+    return "not-executable";
+  }
+}
+
+/**
+ * Maps a Node-style spawn error (`code` = `ENOENT`, `EACCES`…) to a
+ * {@linkcode SpawnError}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { spawnErrorFromCode } from "./node_common.ts";
+ * const err = spawnErrorFromCode("aws", Object.assign(new Error("x"), { code: "ENOENT" }));
+ * console.assert(err.reason === "not-found");
+ * ```
+ *
+ * @param command The command as given.
+ * @param err The runtime's error.
+ * @returns The classified error.
+ */
+export function spawnErrorFromCode(command: string, err: unknown): SpawnError {
+  if (err instanceof SpawnError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  const reason = code === "ENOENT" || code === "ENOTDIR"
+    ? "not-found"
+    : code === "EACCES" || code === "EPERM"
+    ? "permission-denied"
+    : "other";
+  return new SpawnError(reason, command, message, err);
+}

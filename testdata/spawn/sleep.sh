@@ -1,0 +1,4 @@
+#!/bin/sh
+# Prints "ready", then sleeps.
+echo ready
+exec sleep 300
