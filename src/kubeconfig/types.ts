@@ -136,6 +136,20 @@ export interface ResolvedCluster {
   execExtension?: unknown;
 }
 
+/**
+ * `users[].user.exec` after resolution: `args`/`env` always lists,
+ * `interactiveMode` defaulted (`IfAvailable` for v1beta1), `command`
+ * absolute when it contains a path separator.
+ */
+export interface ResolvedExecConfig extends ExecConfig {
+  /** Arguments, verbatim (`[]` when absent or `null`). */
+  args: string[];
+  /** Extra environment (`[]` when absent or `null`). */
+  env: ExecEnvVar[];
+  /** `Never`, `IfAvailable` or `Always`. */
+  interactiveMode: string;
+}
+
 /** One user, resolved: paths absolute, data decoded. Secrets inside. */
 export interface ResolvedUser {
   /** The user's name in the kubeconfig. */
@@ -157,9 +171,11 @@ export interface ResolvedUser {
   /** Basic auth password. */
   password?: string;
   /** Exec config, `command` resolved against the defining file's directory when it has a separator. */
-  exec?: ExecConfig;
+  exec?: ResolvedExecConfig;
   /** Name of an unsupported legacy auth provider, if configured. */
   authProvider?: string;
+  /** True for the service-account identity of in-cluster config. */
+  inCluster?: boolean;
 }
 
 /** A context resolved into everything needed to talk to the cluster. */
