@@ -1,11 +1,562 @@
 /**
- * The `kubeauth` command line (work in progress).
+ * The `kubeauth` command line: curl for the cluster, authenticated the way
+ * kubectl authenticates (exec plugins, tokens, client certificates).
+ *
+ * ```sh
+ * kubeauth fetch /api/v1/namespaces
+ * kubeauth fetch "/api/v1/namespaces/default/pods?watch=true"
+ * kubeauth credential --context prod
+ * kubeauth whoami
+ * ```
  *
  * @example Usage
- * ```sh
- * deno run -A jsr:@kubeauth/fetch/cli --help
+ * ```ts ignore
+ * import { main } from "@kubeauth/fetch/cli";
+ * const code = await main(["fetch", "/version"]);
  * ```
  *
  * @module
  */
-export {};
+import { createAuthedFetch } from "./authed_fetch.ts";
+import type { AuthedFetch } from "./authed_fetch.ts";
+import { createCredentialSource } from "./credential_source.ts";
+import { KubeauthError } from "./errors.ts";
+import { resolveDefaultContext } from "./kubeconfig/mod.ts";
+import { getProcessIo } from "./runtime/process_io.ts";
+import type { ProcessIo } from "./runtime/process_io.ts";
+
+export type { ProcessIo } from "./runtime/process_io.ts";
+import { getRuntimeAdapter } from "./runtime/mod.ts";
+
+/** The version printed by `kubeauth --version` (kept equal to deno.json). */
+export const VERSION: string = "0.1.0";
+
+const USAGE = `kubeauth ${VERSION}: Kubernetes requests authenticated the way kubectl does
+
+Usage:
+  kubeauth fetch <path-or-url> [--kubeconfig FILE] [--context NAME]
+                 [-X METHOD] [-H "Name: value"]... [-d DATA | -d @FILE | -d @-]
+                 [-i] [--timeout SECONDS]
+  kubeauth credential [--kubeconfig FILE] [--context NAME] [--show-secrets]
+  kubeauth whoami [--kubeconfig FILE] [--context NAME]
+  kubeauth --help | --version
+
+Run "kubeauth <command> --help" for a command's options.`;
+
+const HELP: Record<string, string> = {
+  fetch: `Usage: kubeauth fetch <path-or-url> [options]
+
+Sends one request to the cluster and streams the response body to stdout
+(so "?watch=true" prints events as they arrive). A relative path resolves
+against the cluster's server URL, keeping its path prefix.
+
+Options:
+  --kubeconfig FILE   kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --context NAME      context to use (default: current-context)
+  -X, --request M     HTTP method (default GET, or POST with -d)
+  -H, --header "N: V" add a request header (repeatable)
+  -d, --data DATA     request body; @FILE reads a file, @- reads stdin
+                      (Content-Type defaults to application/json)
+  -i, --include       print the status line and headers before the body
+  --timeout SECONDS   give up after this many seconds (whole request)
+
+Exit status: 0 for a 2xx answer, 1 otherwise ("error: " line on stderr).`,
+  credential: `Usage: kubeauth credential [options]
+
+Prints, as JSON, what the kubeconfig user resolves to: the credential source,
+the token (redacted unless --show-secrets), the client certificate's subject
+and NotAfter, and the expiry. Runs the exec plugin if the user has one.
+
+Options:
+  --kubeconfig FILE   kubeconfig to use
+  --context NAME      context to use
+  --show-secrets      print the token and basic-auth password in clear`,
+  whoami: `Usage: kubeauth whoami [options]
+
+Posts a SelfSubjectReview (authentication.k8s.io/v1) and prints the user name
+and groups the cluster sees.
+
+Options:
+  --kubeconfig FILE   kubeconfig to use
+  --context NAME      context to use`,
+};
+
+class UsageError extends Error {
+  readonly command: string | undefined;
+  constructor(message: string, command?: string) {
+    super(message);
+    this.command = command;
+  }
+}
+
+interface Parsed {
+  command: string;
+  positional: string[];
+  kubeconfig?: string;
+  context?: string;
+  method?: string;
+  headers: [string, string][];
+  data?: string;
+  include: boolean;
+  timeout?: number;
+  showSecrets: boolean;
+  help: boolean;
+}
+
+const VALUE_FLAGS: Record<string, keyof Parsed> = {
+  "--kubeconfig": "kubeconfig",
+  "--context": "context",
+  "-X": "method",
+  "--request": "method",
+  "-H": "headers",
+  "--header": "headers",
+  "-d": "data",
+  "--data": "data",
+  "--timeout": "timeout",
+};
+
+const COMMAND_FLAGS: Record<string, string[]> = {
+  fetch: [
+    "--kubeconfig",
+    "--context",
+    "-X",
+    "--request",
+    "-H",
+    "--header",
+    "-d",
+    "--data",
+    "--timeout",
+    "-i",
+    "--include",
+  ],
+  credential: ["--kubeconfig", "--context", "--show-secrets"],
+  whoami: ["--kubeconfig", "--context"],
+};
+
+function parseArgs(argv: string[]): Parsed {
+  const p: Parsed = {
+    command: "",
+    positional: [],
+    headers: [],
+    include: false,
+    showSecrets: false,
+    help: false,
+  };
+  const rest = [...argv];
+  p.command = rest.shift() ?? "";
+  if (p.command === "--help" || p.command === "-h" || p.command === "help") {
+    p.help = true;
+    p.command = "";
+    return p;
+  }
+  if (p.command === "--version" || p.command === "-v") {
+    p.command = "version";
+    return p;
+  }
+  if (!(p.command in COMMAND_FLAGS)) {
+    throw new UsageError(
+      p.command === ""
+        ? "missing command"
+        : `unknown command "${p.command}"`,
+    );
+  }
+  const allowed = COMMAND_FLAGS[p.command];
+  while (rest.length > 0) {
+    let arg = rest.shift()!;
+    if (arg === "--help" || arg === "-h") {
+      p.help = true;
+      continue;
+    }
+    if (arg === "--") {
+      p.positional.push(...rest.splice(0));
+      break;
+    }
+    let inline: string | undefined;
+    const eq = arg.indexOf("=");
+    if (arg.startsWith("--") && eq > 0) {
+      inline = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      p.positional.push(arg);
+      continue;
+    }
+    if (!allowed.includes(arg)) {
+      throw new UsageError(`unknown flag "${arg}"`, p.command);
+    }
+    if (arg === "-i" || arg === "--include") {
+      p.include = true;
+      continue;
+    }
+    if (arg === "--show-secrets") {
+      p.showSecrets = true;
+      continue;
+    }
+    const value = inline ?? rest.shift();
+    if (value === undefined) {
+      throw new UsageError(`flag "${arg}" needs a value`, p.command);
+    }
+    const key = VALUE_FLAGS[arg];
+    if (key === "headers") {
+      const colon = value.indexOf(":");
+      if (colon <= 0) {
+        throw new UsageError(
+          `header "${value}" must look like "Name: value"`,
+          p.command,
+        );
+      }
+      p.headers.push([
+        value.slice(0, colon).trim(),
+        value.slice(colon + 1).trim(),
+      ]);
+    } else if (key === "timeout") {
+      const n = Number(value);
+      if (!Number.isFinite(n) || n <= 0) {
+        throw new UsageError(
+          `--timeout needs a positive number of seconds, got "${value}"`,
+          p.command,
+        );
+      }
+      p.timeout = n;
+    } else if (key === "method") {
+      p.method = value.toUpperCase();
+    } else if (key === "kubeconfig") {
+      p.kubeconfig = value;
+    } else if (key === "context") {
+      p.context = value;
+    } else if (key === "data") {
+      p.data = value;
+    }
+  }
+  if (!p.help) {
+    if (p.command === "fetch" && p.positional.length !== 1) {
+      throw new UsageError(
+        p.positional.length === 0
+          ? "missing <path-or-url>"
+          : `expected one <path-or-url>, got ${p.positional.length}`,
+        p.command,
+      );
+    }
+    if (p.command !== "fetch" && p.positional.length > 0) {
+      throw new UsageError(
+        `unexpected argument "${p.positional[0]}"`,
+        p.command,
+      );
+    }
+  }
+  return p;
+}
+
+const encoder = new TextEncoder();
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+async function requestBody(
+  data: string,
+  io: ProcessIo,
+): Promise<Uint8Array | string> {
+  if (data === "@-") return await readAll(io.stdin());
+  if (data.startsWith("@")) {
+    const adapter = await getRuntimeAdapter();
+    const file = data.slice(1);
+    try {
+      return await adapter.readFile(file);
+    } catch (err) {
+      throw new Error(
+        `cannot read request body file "${file}": ${describe(err)}`,
+      );
+    }
+  }
+  return data;
+}
+
+/** The Kubernetes Status message of an error answer, if it has one. */
+function statusMessage(text: string): string | undefined {
+  try {
+    const obj = JSON.parse(text) as { kind?: string; message?: string };
+    if (obj && obj.kind === "Status" && typeof obj.message === "string") {
+      return obj.message;
+    }
+  } catch {
+    // not JSON
+  }
+  return undefined;
+}
+
+async function readBounded(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < max) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+  }
+  await reader.cancel().catch(() => {});
+  const all = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(all.subarray(0, max));
+}
+
+async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
+  const headers = new Headers(p.headers);
+  let body: Uint8Array | string | undefined;
+  if (p.data !== undefined) {
+    body = await requestBody(p.data, io);
+    if (!headers.has("content-type")) {
+      headers.set("content-type", "application/json");
+    }
+  }
+  const method = p.method ?? (body === undefined ? "GET" : "POST");
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (p.timeout !== undefined) {
+    timer = setTimeout(
+      () =>
+        controller.abort(
+          new Error(`request timed out after ${p.timeout} s (raise --timeout)`),
+        ),
+      p.timeout * 1000,
+    );
+  }
+  let kube: AuthedFetch | undefined;
+  try {
+    kube = await createAuthedFetch({
+      kubeconfig: p.kubeconfig,
+      context: p.context,
+      // stdin carries the request body: an interactive plugin can't have it.
+      execOptions: p.data === "@-"
+        ? { stdinUnavailable: "used by the request body (-d @-)" }
+        : undefined,
+    });
+    const res = await kube(p.positional[0], {
+      method,
+      headers,
+      body: body as BodyInit | undefined,
+      signal: controller.signal,
+    });
+    if (p.include) {
+      let head = `HTTP/1.1 ${res.status} ${res.statusText}\r\n`;
+      res.headers.forEach((value, name) => {
+        head += `${name}: ${value}\r\n`;
+      });
+      await io.writeStdout(encoder.encode(head + "\r\n"));
+    }
+    if (res.status >= 200 && res.status < 300) {
+      if (res.body) {
+        for await (const chunk of res.body) await io.writeStdout(chunk);
+      }
+      return 0;
+    }
+    const text = await readBounded(res, 64 * 1024);
+    if (p.include) await io.writeStdout(encoder.encode(text));
+    const message = statusMessage(text);
+    await io.writeStderr(
+      encoder.encode(
+        `error: ${res.status} ${res.statusText || "error"}${
+          message ? `: ${message}` : ""
+        }\n`,
+      ),
+    );
+    return 1;
+  } catch (err) {
+    if (controller.signal.aborted && controller.signal.reason instanceof Error) {
+      throw controller.signal.reason;
+    }
+    throw err;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    await kube?.close();
+  }
+}
+
+async function runCredential(p: Parsed, io: ProcessIo): Promise<number> {
+  const adapter = await getRuntimeAdapter();
+  const ctx = await resolveDefaultContext({
+    kubeconfig: p.kubeconfig,
+    context: p.context,
+    adapter,
+  });
+  const source = createCredentialSource(ctx, { adapter });
+  try {
+    const creds = await source.get();
+    const secret = (v: string | undefined) =>
+      v === undefined ? undefined : p.showSecrets ? v : "[redacted]";
+    const cc = creds.clientCertificate;
+    const out = {
+      context: ctx.contextName,
+      cluster: ctx.cluster.name,
+      server: ctx.cluster.server,
+      user: ctx.user.name,
+      namespace: ctx.namespace,
+      source: source.kind,
+      token: secret(creds.token),
+      basic: creds.basic
+        ? {
+          username: creds.basic.username,
+          password: secret(creds.basic.password),
+        }
+        : undefined,
+      clientCertificate: cc
+        ? {
+          subject: cc.subject,
+          notAfter: cc.notAfter.toISOString(),
+          fingerprint: cc.fingerprint,
+        }
+        : undefined,
+      expiresAt: creds.expiresAt?.toISOString() ?? null,
+    };
+    await io.writeStdout(encoder.encode(JSON.stringify(out, null, 2) + "\n"));
+    return 0;
+  } finally {
+    await source.close();
+  }
+}
+
+async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
+  const kube = await createAuthedFetch({
+    kubeconfig: p.kubeconfig,
+    context: p.context,
+  });
+  try {
+    const res = await kube("/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        kind: "SelfSubjectReview",
+        apiVersion: "authentication.k8s.io/v1",
+      }),
+    });
+    const text = await readBounded(res, 1024 * 1024);
+    if (res.status < 200 || res.status >= 300) {
+      const message = statusMessage(text);
+      await io.writeStderr(
+        encoder.encode(
+          `error: ${res.status} ${res.statusText || "error"}${
+            message ? `: ${message}` : ""
+          }\n`,
+        ),
+      );
+      return 1;
+    }
+    let info: { username?: string; uid?: string; groups?: string[] } = {};
+    try {
+      info = (JSON.parse(text) as {
+        status?: { userInfo?: typeof info };
+      }).status?.userInfo ?? {};
+    } catch {
+      throw new Error("the server's SelfSubjectReview answer is not JSON");
+    }
+    const rows: [string, string][] = [["Username", info.username ?? ""]];
+    if (info.uid) rows.push(["UID", info.uid]);
+    rows.push(["Groups", `[${(info.groups ?? []).join(" ")}]`]);
+    const width = Math.max("ATTRIBUTE".length, ...rows.map(([k]) => k.length));
+    const lines = [["ATTRIBUTE", "VALUE"], ...rows].map(([k, v]) =>
+      `${k.padEnd(width)}   ${v}`
+    );
+    await io.writeStdout(encoder.encode(lines.join("\n") + "\n"));
+    return 0;
+  } finally {
+    await kube.close();
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Turns any failure into the one-line message the CLI prints after `error: `. */
+function errorLine(err: unknown): string {
+  if (err instanceof KubeauthError) return err.message;
+  const name = err instanceof Error ? err.name : "";
+  if (name === "NotCapable" || name === "PermissionDenied") {
+    // Deno's message names the flag to add, e.g. "run again with the --allow-run flag".
+    return `permission denied: ${describe(err)}`;
+  }
+  if (name === "AbortError" || name === "TimeoutError") {
+    return "request aborted";
+  }
+  return describe(err);
+}
+
+/**
+ * Runs the CLI with the given arguments and returns the exit code. Output
+ * goes to the process's stdout and stderr.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { main } from "@kubeauth/fetch/cli";
+ * const code = await main(["credential", "--context", "dev"]);
+ * ```
+ *
+ * @param argv The arguments after the program name.
+ * @param io The process I/O (defaults to the real process).
+ * @returns The exit code: 0 on success, 1 on any failure, 2 on bad usage.
+ */
+export async function main(argv: string[], io?: ProcessIo): Promise<number> {
+  const pio = io ?? await getProcessIo();
+  const err = (text: string) => pio.writeStderr(encoder.encode(text));
+  let p: Parsed;
+  try {
+    p = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      await err(`error: ${e.message}\n`);
+      await err(
+        (e.command ? HELP[e.command] : USAGE).split("\n")[0] + "\n",
+      );
+      return 1;
+    }
+    throw e;
+  }
+  if (p.command === "version") {
+    await pio.writeStdout(encoder.encode(`kubeauth ${VERSION}\n`));
+    return 0;
+  }
+  if (p.help) {
+    await pio.writeStdout(
+      encoder.encode((p.command ? HELP[p.command] : USAGE) + "\n"),
+    );
+    return 0;
+  }
+  try {
+    switch (p.command) {
+      case "fetch":
+        return await runFetch(p, pio);
+      case "credential":
+        return await runCredential(p, pio);
+      default:
+        return await runWhoami(p, pio);
+    }
+  } catch (e) {
+    await err(`error: ${errorLine(e).replaceAll("\n", " ")}\n`);
+    return 1;
+  }
+}
+
+if ((import.meta as ImportMeta & { main?: boolean }).main) {
+  const io = await getProcessIo();
+  const code = await main(io.args(), io);
+  await io.exit(code);
+}

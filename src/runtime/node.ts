@@ -215,6 +215,8 @@ function createNodeTransport(options: TransportOptions): Transport {
     close: () => dispatcher.close(),
     closeDrained: () => Promise.resolve(),
     destroy: () => dispatcher.destroy(),
-    destroyAborts: true,
+    // undici ignores destroy() once close() was called, so a request still
+    // streaming at the drain deadline must be aborted through its own signal.
+    destroyAborts: false,
   });
 }

@@ -1,0 +1,103 @@
+/**
+ * Base64, base64url and hex helpers over `atob`/`btoa` (present on Deno, Bun
+ * and Node), safe for large inputs.
+ *
+ * @module
+ */
+
+/**
+ * Standard base64 (with padding) of bytes.
+ *
+ * @example Usage
+ * ```ts ignore
+ * encodeBase64(new TextEncoder().encode("baz")); // "YmF6"
+ * ```
+ *
+ * @param bytes The bytes.
+ * @returns The base64 text.
+ */
+export function encodeBase64(bytes: Uint8Array): string {
+  let out = "";
+  // Multiple of 3 so chunks concatenate without inner padding.
+  const CHUNK = 0x6000 * 3;
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    const part = bytes.subarray(i, i + CHUNK);
+    let bin = "";
+    for (let j = 0; j < part.length; j += 0x2000) {
+      bin += String.fromCharCode(...part.subarray(j, j + 0x2000));
+    }
+    out += btoa(bin);
+  }
+  return out;
+}
+
+/**
+ * Decodes base64 (whitespace ignored, padding optional).
+ *
+ * @example Usage
+ * ```ts ignore
+ * decodeBase64("YmF6"); // bytes of "baz"
+ * ```
+ *
+ * @param text The base64 text.
+ * @returns The bytes, or `undefined` when the text is not base64.
+ */
+export function decodeBase64(text: string): Uint8Array | undefined {
+  let bin: string;
+  try {
+    bin = atob(text.replace(/[\t\n\f\r ]+/g, ""));
+  } catch {
+    return undefined;
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Unpadded base64url (the JWK encoding) of bytes.
+ *
+ * @example Usage
+ * ```ts ignore
+ * encodeBase64Url(new Uint8Array([251, 255])); // "-_8"
+ * ```
+ *
+ * @param bytes The bytes.
+ * @returns The base64url text.
+ */
+export function encodeBase64Url(bytes: Uint8Array): string {
+  return encodeBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+/**
+ * Decodes unpadded base64url (as found in JWKs).
+ *
+ * @example Usage
+ * ```ts ignore
+ * decodeBase64Url("-_8"); // [251, 255]
+ * ```
+ *
+ * @param text The base64url text.
+ * @returns The bytes, or `undefined` when invalid.
+ */
+export function decodeBase64Url(text: string): Uint8Array | undefined {
+  return decodeBase64(text.replace(/-/g, "+").replace(/_/g, "/"));
+}
+
+/**
+ * Lower-case hex of bytes.
+ *
+ * @example Usage
+ * ```ts ignore
+ * toHex(new Uint8Array([1, 255])); // "01ff"
+ * ```
+ *
+ * @param bytes The bytes.
+ * @returns The hex text.
+ */
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}

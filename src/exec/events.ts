@@ -1,0 +1,69 @@
+/**
+ * Observability events of the exec authenticator. They never carry a secret
+ * (no token, no key, no plugin output).
+ *
+ * @module
+ */
+
+/**
+ * One event of an exec credential source:
+ * - `plugin-run`: a plugin run ended (successfully or not). `error` is the
+ *   `KubeauthError` code when `ok` is false.
+ * - `credentials-rotated`: a run produced new credentials (also the first
+ *   time). `certificateChanged` is true when the client certificate differs
+ *   from the previous credentials' (a certificate appeared, changed or went
+ *   away); connections made with the old certificate should be closed.
+ * - `warning`: something worked but deserves attention, e.g. a plugin
+ *   returned an `expirationTimestamp` that had already passed (clock skew):
+ *   the credentials are then used for a short minimum time instead of
+ *   re-running the plugin for every request.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const onEvent = (e: ExecEvent) => {
+ *   if (e.type === "plugin-run") console.log(e.command, e.durationMs, e.ok);
+ * };
+ * ```
+ */
+export type ExecEvent =
+  | {
+    type: "plugin-run";
+    /** The plugin command. */
+    command: string;
+    /** Wall time of the run, in milliseconds. */
+    durationMs: number;
+    /** The exit code, or null when it did not exit normally / did not start. */
+    exitCode: number | null;
+    /** The signal that ended it, if any. */
+    signal: string | null;
+    /** Whether the run produced usable credentials. */
+    ok: boolean;
+    /** The error code when not ok. */
+    error?: string;
+  }
+  | {
+    type: "credentials-rotated";
+    /** Whether the client certificate changed (appeared, changed, or went away). */
+    certificateChanged: boolean;
+    /** When the new credentials expire, if known. */
+    expiresAt?: Date;
+    /** The new client certificate's subject, if any. */
+    subject?: string;
+  }
+  | {
+    type: "warning";
+    /** The plugin command. */
+    command: string;
+    /** What happened (no secret). */
+    message: string;
+  };
+
+/**
+ * A listener for {@linkcode ExecEvent}s. Exceptions thrown by it are ignored.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const listener: ExecEventListener = (e) => console.log(e.type);
+ * ```
+ */
+export type ExecEventListener = (event: ExecEvent) => void;

@@ -1,0 +1,157 @@
+/**
+ * A small synchronous SHA-256 (FIPS 180-4) for fingerprints of certificates
+ * and keys of a few KiB: on every runtime an `await crypto.subtle.digest()`
+ * costs a trip through a thread pool and the event loop, which is slower
+ * than hashing 2 KiB in JavaScript. Checked against WebCrypto in the tests.
+ *
+ * @module
+ */
+
+const K = new Int32Array([
+  0x428a2f98,
+  0x71374491,
+  0xb5c0fbcf,
+  0xe9b5dba5,
+  0x3956c25b,
+  0x59f111f1,
+  0x923f82a4,
+  0xab1c5ed5,
+  0xd807aa98,
+  0x12835b01,
+  0x243185be,
+  0x550c7dc3,
+  0x72be5d74,
+  0x80deb1fe,
+  0x9bdc06a7,
+  0xc19bf174,
+  0xe49b69c1,
+  0xefbe4786,
+  0x0fc19dc6,
+  0x240ca1cc,
+  0x2de92c6f,
+  0x4a7484aa,
+  0x5cb0a9dc,
+  0x76f988da,
+  0x983e5152,
+  0xa831c66d,
+  0xb00327c8,
+  0xbf597fc7,
+  0xc6e00bf3,
+  0xd5a79147,
+  0x06ca6351,
+  0x14292967,
+  0x27b70a85,
+  0x2e1b2138,
+  0x4d2c6dfc,
+  0x53380d13,
+  0x650a7354,
+  0x766a0abb,
+  0x81c2c92e,
+  0x92722c85,
+  0xa2bfe8a1,
+  0xa81a664b,
+  0xc24b8b70,
+  0xc76c51a3,
+  0xd192e819,
+  0xd6990624,
+  0xf40e3585,
+  0x106aa070,
+  0x19a4c116,
+  0x1e376c08,
+  0x2748774c,
+  0x34b0bcb5,
+  0x391c0cb3,
+  0x4ed8aa4a,
+  0x5b9cca4f,
+  0x682e6ff3,
+  0x748f82ee,
+  0x78a5636f,
+  0x84c87814,
+  0x8cc70208,
+  0x90befffa,
+  0xa4506ceb,
+  0xbef9a3f7,
+  0xc67178f2,
+]);
+
+/**
+ * SHA-256 of `data`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { sha256 } from "./sha256.ts";
+ * const digest = sha256(new TextEncoder().encode("abc")); // 32 bytes
+ * ```
+ *
+ * @param data The bytes to hash.
+ * @returns The 32-byte digest.
+ */
+export function sha256(data: Uint8Array): Uint8Array {
+  const n = data.length;
+  const p = new Uint8Array(((n + 9 + 63) >> 6) << 6);
+  p.set(data);
+  p[n] = 0x80;
+  const hi = Math.floor(n / 0x20000000);
+  const lo = (n * 8) >>> 0;
+  const end = p.length;
+  p[end - 8] = hi >>> 24;
+  p[end - 7] = hi >>> 16;
+  p[end - 6] = hi >>> 8;
+  p[end - 5] = hi;
+  p[end - 4] = lo >>> 24;
+  p[end - 3] = lo >>> 16;
+  p[end - 2] = lo >>> 8;
+  p[end - 1] = lo;
+  let h0 = 0x6a09e667 | 0, h1 = 0xbb67ae85 | 0, h2 = 0x3c6ef372 | 0;
+  let h3 = 0xa54ff53a | 0, h4 = 0x510e527f | 0, h5 = 0x9b05688c | 0;
+  let h6 = 0x1f83d9ab | 0, h7 = 0x5be0cd19 | 0;
+  const w = new Int32Array(64);
+  for (let off = 0; off < end; off += 64) {
+    for (let i = 0; i < 16; i++) {
+      const j = off + i * 4;
+      w[i] = (p[j] << 24) | (p[j + 1] << 16) | (p[j + 2] << 8) | p[j + 3];
+    }
+    for (let i = 16; i < 64; i++) {
+      const x = w[i - 15];
+      const y = w[i - 2];
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^
+        (y >>> 10);
+      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
+    }
+    let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7;
+    for (let i = 0; i < 64; i++) {
+      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^
+        ((e >>> 25) | (e << 7));
+      const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i] + w[i]) | 0;
+      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^
+        ((a >>> 22) | (a << 10));
+      const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      h = g;
+      g = f;
+      f = e;
+      e = (d + t1) | 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) | 0;
+    }
+    h0 = (h0 + a) | 0;
+    h1 = (h1 + b) | 0;
+    h2 = (h2 + c) | 0;
+    h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0;
+    h5 = (h5 + f) | 0;
+    h6 = (h6 + g) | 0;
+    h7 = (h7 + h) | 0;
+  }
+  const out = new Uint8Array(32);
+  const words = [h0, h1, h2, h3, h4, h5, h6, h7];
+  for (let i = 0; i < 8; i++) {
+    out[i * 4] = words[i] >>> 24;
+    out[i * 4 + 1] = words[i] >>> 16;
+    out[i * 4 + 2] = words[i] >>> 8;
+    out[i * 4 + 3] = words[i];
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { VERSION } from "../src/cli.ts";
+import { detectRuntime } from "../src/runtime/detect.ts";
+
+const root = process.cwd();
+const denoJson = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
+const pkgJson = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+
+test("deno.json and package.json agree on name, version and exports", () => {
+  assert.equal(denoJson.name, "@kubeauth/fetch");
+  assert.equal(pkgJson.name, denoJson.name);
+  assert.equal(pkgJson.version, denoJson.version);
+  assert.equal(VERSION, denoJson.version, "src/cli.ts VERSION");
+  assert.deepEqual(
+    Object.keys(pkgJson.exports).sort(),
+    Object.keys(denoJson.exports).sort(),
+  );
+  assert.equal(denoJson.exports["."], "./mod.ts");
+  assert.equal(denoJson.exports["./cli"], "./src/cli.ts");
+  assert.ok(pkgJson.bin.kubeauth, "package.json bin.kubeauth");
+  assert.equal(pkgJson.type, "module");
+});
+
+// Building and packing takes a while: do it once, from the Node run, and
+// import the packed package from both Node and Bun.
+test(
+  "the npm build packs, installs and imports on Node and Bun",
+  { skip: detectRuntime() !== "node", timeout: 180_000 },
+  () => {
+    const tmp = mkdtempSync(join(tmpdir(), "kubeauth-pack-"));
+    try {
+      execFileSync("node", ["scripts/build_npm.mjs"], { cwd: root, stdio: "pipe" });
+      execFileSync("npm", ["pack", "--pack-destination", tmp, "--silent"], {
+        cwd: root,
+        stdio: "pipe",
+      });
+      const tgz = readdirSync(tmp).find((f) => f.endsWith(".tgz"));
+      assert.ok(tgz, "npm pack produced a tarball");
+      const app = join(tmp, "app");
+      execFileSync("mkdir", ["-p", app]);
+      writeFileSync(
+        join(app, "package.json"),
+        JSON.stringify({ name: "app", private: true, type: "module" }),
+      );
+      execFileSync(
+        "npm",
+        ["install", "--prefer-offline", "--no-audit", "--no-fund", "--silent", join(tmp, tgz)],
+        { cwd: app, stdio: "pipe" },
+      );
+      const probe = `import * as m from "@kubeauth/fetch";
+import * as rt from "@kubeauth/fetch/runtime";
+const a = await rt.getRuntimeAdapter();
+console.log(JSON.stringify({ fns: ["createAuthedFetch", "authedFetch", "loadKubeconfig"].map((n) => typeof m[n]), err: new m.KubeauthError("CLOSED", "x").code, adapter: a.name }));`;
+      writeFileSync(join(app, "probe.mjs"), probe);
+      const node = JSON.parse(execFileSync("node", ["probe.mjs"], { cwd: app }).toString());
+      assert.deepEqual(node, { fns: ["function", "function", "function"], err: "CLOSED", adapter: "node" });
+      const bun = JSON.parse(
+        execFileSync(join(root, "node_modules", ".bin", "bun"), ["probe.mjs"], { cwd: app }).toString(),
+      );
+      assert.deepEqual(bun, { fns: ["function", "function", "function"], err: "CLOSED", adapter: "bun" });
+      const version = execFileSync(join(app, "node_modules", ".bin", "kubeauth"), ["--version"], {
+        cwd: app,
+      }).toString();
+      assert.equal(version.trim(), `kubeauth ${pkgJson.version}`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+);
