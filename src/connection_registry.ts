@@ -87,11 +87,14 @@ class Gen implements Generation {
   forced = false;
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   closedEmitted = false;
-  constructor(
-    readonly id: number,
-    readonly fingerprint: string,
-    readonly transport: Transport,
-  ) {}
+  readonly id: number;
+  readonly fingerprint: string;
+  readonly transport: Transport;
+  constructor(id: number, fingerprint: string, transport: Transport) {
+    this.id = id;
+    this.fingerprint = fingerprint;
+    this.transport = transport;
+  }
 }
 
 /**
