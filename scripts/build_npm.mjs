@@ -13,7 +13,11 @@ rmSync(dist, { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
-  entryPoints: { mod: "mod.ts", cli: "src/cli.ts", runtime: "src/runtime/mod.ts" },
+  entryPoints: {
+    mod: "mod.ts",
+    cli: "src/cli.ts",
+    runtime: "src/runtime/mod.ts",
+  },
   outdir: "dist",
   bundle: true,
   splitting: true,
@@ -25,14 +29,25 @@ await build({
   logLevel: "warning",
 });
 
-execFileSync(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.build.json"], {
+execFileSync(join(root, "node_modules", ".bin", "tsc"), [
+  "-p",
+  "tsconfig.build.json",
+], {
   cwd: root,
   stdio: "inherit",
 });
 
 // tsc keeps `./x.ts` specifiers in declarations; point the entry types at them.
-for (const [name, from] of [["mod", "./types/mod.ts"], ["cli", "./types/src/cli.ts"], ["runtime", "./types/src/runtime/mod.ts"]]) {
-  writeFileSync(join(dist, `${name}.d.ts`), `export * from "${from.replace(/\.ts$/, ".js")}";\n`);
+for (
+  const [name, from] of [["mod", "./types/mod.ts"], [
+    "cli",
+    "./types/src/cli.ts",
+  ], ["runtime", "./types/src/runtime/mod.ts"]]
+) {
+  writeFileSync(
+    join(dist, `${name}.d.ts`),
+    `export * from "${from.replace(/\.ts$/, ".js")}";\n`,
+  );
 }
 
 const bin = join(dist, "bin.js");

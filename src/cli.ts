@@ -31,7 +31,8 @@ import { getRuntimeAdapter } from "./runtime/mod.ts";
 /** The version printed by `kubeauth --version` (kept equal to deno.json). */
 export const VERSION: string = "0.1.0";
 
-const USAGE = `kubeauth ${VERSION}: Kubernetes requests authenticated the way kubectl does
+const USAGE =
+  `kubeauth ${VERSION}: Kubernetes requests authenticated the way kubectl does
 
 Usage:
   kubeauth fetch <path-or-url> [--kubeconfig FILE] [--context NAME]
@@ -155,9 +156,7 @@ function parseArgs(argv: string[]): Parsed {
   }
   if (!(p.command in COMMAND_FLAGS)) {
     throw new UsageError(
-      p.command === ""
-        ? "missing command"
-        : `unknown command "${p.command}"`,
+      p.command === "" ? "missing command" : `unknown command "${p.command}"`,
     );
   }
   const allowed = COMMAND_FLAGS[p.command];
@@ -249,7 +248,9 @@ function parseArgs(argv: string[]): Parsed {
 
 const encoder = new TextEncoder();
 
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+async function readAll(
+  stream: ReadableStream<Uint8Array>,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of stream) {
@@ -380,7 +381,9 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
     );
     return 1;
   } catch (err) {
-    if (controller.signal.aborted && controller.signal.reason instanceof Error) {
+    if (
+      controller.signal.aborted && controller.signal.reason instanceof Error
+    ) {
       throw controller.signal.reason;
     }
     throw err;
@@ -439,14 +442,17 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
     context: p.context,
   });
   try {
-    const res = await kube("/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        kind: "SelfSubjectReview",
-        apiVersion: "authentication.k8s.io/v1",
-      }),
-    });
+    const res = await kube(
+      "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          kind: "SelfSubjectReview",
+          apiVersion: "authentication.k8s.io/v1",
+        }),
+      },
+    );
     const text = await readBounded(res, 1024 * 1024);
     if (res.status < 200 || res.status >= 300) {
       const message = statusMessage(text);

@@ -24,7 +24,11 @@
 //
 // Control server (plain HTTP, 127.0.0.1:controlPort, JSON): GET /connections,
 // GET /requests, GET /stats, POST /config, POST /reset,
-// GET /wait-closed?ids=1,2&timeoutMs=5000, POST /destroy-connections.
+// GET /wait-closed?ids=1,2&timeoutMs=5000, POST /destroy-connections,
+// GET /events?since=SEQ&timeoutMs=T (long-poll: the connection events with
+// seq > SEQ, waiting up to T ms for one; answers {seq, events: [...]} where
+// each event is {seq, at, type: "connection-opened"|"connection-closed",
+// conn, cn, authorized, requests}; the last 10000 events are kept).
 //
 // Secrets (tokens, passwords, keys) are never stored, logged or echoed.
 import https from "node:https";
@@ -42,6 +46,32 @@ const liveSessions = new Set();
 const waiters = new Set();
 /** Timers of pending watch and /slow responses. */
 const timers = new Set();
+/** Connection events for GET /events (newest last, capped). */
+const events = [];
+const MAX_EVENTS = 10_000;
+let nextEventSeq = 1;
+/** Pending /events long-polls. */
+const eventWaiters = new Set();
+
+function pushEvent(type, rec) {
+  events.push({
+    seq: nextEventSeq++,
+    at: Date.now(),
+    type,
+    conn: rec.id,
+    cn: rec.cn,
+    authorized: rec.authorized,
+    requests: rec.requests,
+  });
+  if (events.length > MAX_EVENTS) events.splice(0, events.length - MAX_EVENTS);
+  for (const w of eventWaiters) w.finish();
+}
+
+function eventsSince(since) {
+  let i = events.length;
+  while (i > 0 && events[i - 1].seq > since) i--;
+  return events.slice(i);
+}
 let nextConnId = 1;
 let nextRequestId = 1;
 let stats = { connectionsOpened: 0, requests: 0, byStatus: {} };
@@ -193,6 +223,15 @@ function watch(res, url) {
     "cache-control": "no-cache",
   });
   let sent = 0;
+  // One timer at a time and one close listener per stream (not per event).
+  let timer = null;
+  res.on("close", () => {
+    if (timer !== null) {
+      clearTimeout(timer);
+      timers.delete(timer);
+      timer = null;
+    }
+  });
   const emit = () => {
     if (res.destroyed || res.writableEnded) return;
     if (sent >= count) {
@@ -205,7 +244,12 @@ function watch(res, url) {
       res.end();
       return;
     }
-    later(res, interval, emit);
+    timer = setTimeout(() => {
+      timers.delete(timer);
+      timer = null;
+      emit();
+    }, interval);
+    timers.add(timer);
   };
   emit();
 }
@@ -393,9 +437,11 @@ function onSecureConnection(socket) {
   records.connections.push(rec);
   stats.connectionsOpened++;
   liveSockets.add(socket);
+  pushEvent("connection-opened", rec);
   socket.on("close", () => {
     liveSockets.delete(socket);
     rec.closedAt = Date.now();
+    pushEvent("connection-closed", rec);
     checkWaiters();
   });
 }
@@ -511,6 +557,29 @@ function controlHandler(req, res) {
     if (ids.every((id) => isClosed(id))) w.finish();
     return;
   }
+  if (req.method === "GET" && p === "/events") {
+    const since = Number(url.searchParams.get("since") ?? 0);
+    const timeoutMs = Number(url.searchParams.get("timeoutMs") ?? 0);
+    const w = {
+      timer: null,
+      finish() {
+        eventWaiters.delete(w);
+        clearTimeout(w.timer);
+        sendJson(res, 200, {
+          seq: nextEventSeq - 1,
+          events: eventsSince(since),
+        });
+      },
+    };
+    if (eventsSince(since).length > 0 || !(timeoutMs > 0)) return w.finish();
+    eventWaiters.add(w);
+    w.timer = setTimeout(() => w.finish(), timeoutMs);
+    res.on("close", () => {
+      eventWaiters.delete(w);
+      clearTimeout(w.timer);
+    });
+    return;
+  }
   if (req.method === "GET" && p === "/healthz") {
     return sendJson(res, 200, { ok: true });
   }
@@ -557,4 +626,10 @@ process.stdin.on("data", (chunk) => {
   });
 });
 process.stdin.on("end", () => process.exit(0));
+// A terminal's Ctrl-C reaches the whole process group: when a parent runs us
+// (stdin is its pipe), stay up so it can read our records while it cleans
+// up; we exit as soon as it closes stdin or dies.
+if (!process.stdin.isTTY) {
+  process.on("SIGINT", () => {});
+}
 process.stdin.on("error", () => process.exit(0));

@@ -4,7 +4,7 @@
  * ```sh
  * bun scripts/demo/plugin.ts --state-dir D --ca-dir C [--mode cert|token|both]
  *     [--ttl 3600] [--token-prefix demo-token]
- *     [--delay-ms N] [--exit-code N] [--no-expiry]
+ *     [--delay-ms N] [--exit-code N] [--no-expiry] [--expiry-ms N] [--silent]
  * ```
  *
  * Each run takes the next run number n (exclusive file creation in
@@ -16,12 +16,16 @@
  * - mode token/both: the token `<prefix>-<n>`, also appended as
  *   `<token> demo-user-<n>` to `D/tokens` (the cluster accepts it only once a
  *   test registers it: see `demoTokens()` in tests/_harness.ts);
- * - `expirationTimestamp` = now + ttl (RFC 3339), unless `--no-expiry`.
+ * - `expirationTimestamp` = now + ttl (RFC 3339), unless `--no-expiry`;
+ *   `--expiry-ms N` makes it now + N ms instead, with millisecond precision
+ *   (the certificate stays valid for ttl): credentials that rotate faster
+ *   than X.509's one-second resolution, for the rotation benchmarks.
  *
  * It writes the raw KUBERNETES_EXEC_INFO to `D/exec-info.json`, and one line
- * to stderr (`demo plugin: issued CN=demo-user-3, expires in 5s`), never a
- * secret. `--delay-ms` waits before answering; `--exit-code N` (N > 0)
- * fails after counting the run, printing nothing on stdout.
+ * to stderr (`demo plugin: issued CN=demo-user-3, expires in 5s`, never a
+ * secret; `--silent` leaves it out). `--delay-ms` waits before answering;
+ * `--exit-code N` (N > 0) fails after counting the run, printing nothing on
+ * stdout.
  *
  * @module
  */
@@ -62,8 +66,9 @@ function nextRun(stateDir: string): number {
   }
 }
 
-function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+function rfc3339(ms: number, fraction = false): string {
+  const iso = new Date(ms).toISOString();
+  return fraction ? iso : iso.replace(/\.\d{3}Z$/, "Z");
 }
 
 async function main(): Promise<void> {
@@ -74,8 +79,14 @@ async function main(): Promise<void> {
   const prefix = flag("token-prefix") ?? "demo-token";
   const delayMs = Number(flag("delay-ms") ?? 0);
   const exitCode = Number(flag("exit-code") ?? 0);
+  const expiryMs = flag("expiry-ms") === undefined
+    ? undefined
+    : Number(flag("expiry-ms"));
   if (!["cert", "token", "both"].includes(mode)) die(`bad --mode ${mode}`);
   if (!(ttl > 0)) die(`bad --ttl ${flag("ttl")}`);
+  if (expiryMs !== undefined && !(expiryMs > 0)) {
+    die(`bad --expiry-ms ${flag("expiry-ms")}`);
+  }
 
   mkdirSync(stateDir, { recursive: true });
   const n = nextRun(stateDir);
@@ -118,14 +129,18 @@ async function main(): Promise<void> {
     status.token = `${prefix}-${n}`;
     appendFileSync(join(stateDir, "tokens"), `${status.token} ${user}\n`);
   }
-  if (!process.argv.includes("--no-expiry")) {
+  if (expiryMs !== undefined) {
+    status.expirationTimestamp = rfc3339(Date.now() + expiryMs, true);
+  } else if (!process.argv.includes("--no-expiry")) {
     status.expirationTimestamp = rfc3339(expiresAt);
   }
   process.stdout.write(
     JSON.stringify({ apiVersion, kind: "ExecCredential", status }) + "\n",
   );
   const what = mode === "token" ? `token for ${user}` : `CN=${user}`;
-  process.stderr.write(`demo plugin: issued ${what}, expires in ${ttl}s\n`);
+  if (process.argv.includes("--silent")) return;
+  const expires = expiryMs !== undefined ? `${expiryMs}ms` : `${ttl}s`;
+  process.stderr.write(`demo plugin: issued ${what}, expires in ${expires}\n`);
 }
 
 main().catch((err) => die(String(err?.message ?? err)));
