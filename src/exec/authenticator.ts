@@ -32,6 +32,7 @@ import {
   runExecPlugin,
 } from "./runner.ts";
 import { parseClientCertificate } from "./x509.ts";
+import { withSignal } from "../abortable.ts";
 
 /** Options of an exec credential source. */
 export interface ExecAuthenticatorOptions {
@@ -88,26 +89,6 @@ function closedError(): KubeauthError {
     "CLOSED",
     "the exec credential source was closed; create a new client",
   );
-}
-
-/** Rejects when `signal` aborts (with its reason); `p` goes on for others. */
-function withSignal<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function sameSecrets(a: Credentials, b: Credentials): boolean {

@@ -29,6 +29,7 @@ import type { RuntimeAdapter } from "../runtime/types.ts";
 import { unsupportedAuthProviderError } from "./auth_provider.ts";
 import { describeReadError, readTextFile } from "./read_file.ts";
 import type { ResolvedUser } from "./types.ts";
+import { withSignal } from "../abortable.ts";
 
 /** Options of {@linkcode createStaticCredentialSource}. */
 export interface StaticCredentialSourceOptions {
@@ -48,25 +49,6 @@ function ownerOf(user: ResolvedUser): string {
   return user.inCluster
     ? "the in-cluster service account"
     : `user ${JSON.stringify(user.name)}`;
-}
-
-function withSignal<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 class StaticCredentialSource implements CredentialSource {
