@@ -409,7 +409,11 @@ async function runCredential(p: Parsed, io: ProcessIo): Promise<number> {
     const out = {
       context: ctx.contextName,
       cluster: ctx.cluster.name,
-      server: ctx.cluster.server,
+      // User info in a server URL may be a password: never print it.
+      server: ctx.cluster.server.replace(
+        /^([a-zA-Z][a-zA-Z\d+.-]*:\/\/)[^/?#]*@/,
+        "$1[redacted]@",
+      ),
       user: ctx.user.name,
       namespace: ctx.namespace,
       source: source.kind,

@@ -261,8 +261,20 @@ export function decodeExecCredential(
   return out;
 }
 
-/** Finds the first character of a token that no fetch can send. */
-function badTokenCharacter(
+/**
+ * Finds the first character of a token that no fetch can send in an
+ * `Authorization` header (CR, LF, other control characters, anything outside
+ * Latin-1). Says what it is and where, never the token itself.
+ *
+ * @example Usage
+ * ```ts ignore
+ * badTokenCharacter("abc\ndef"); // { what: "a line feed (LF)", index: 3 }
+ * ```
+ *
+ * @param token The token to check.
+ * @returns What the bad character is and its index, or `undefined`.
+ */
+export function badTokenCharacter(
   token: string,
 ): { what: string; index: number } | undefined {
   // deno-lint-ignore no-control-regex

@@ -24,6 +24,29 @@ import type {
 } from "./types.ts";
 import { hasPathSeparator, type PathFlavor, resolvePath } from "./paths.ts";
 
+/** More values than any real kubeconfig holds; a YAML alias bomb has far more. */
+const MAX_EXPANDED_NODES = 1_000_000;
+
+/**
+ * Whether the value, with every alias expanded (shared objects counted each
+ * time they are reached), has more than `budget` nodes. Stops as soon as the
+ * budget is spent, so it is linear in the budget, not in the expansion.
+ */
+function expandedSizeExceeds(root: unknown, budget: number): boolean {
+  const stack: unknown[] = [root];
+  let count = 0;
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++count > budget) return true;
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (v !== null && typeof v === "object") {
+      for (const item of Object.values(v)) stack.push(item);
+    }
+  }
+  return false;
+}
+
 /**
  * Parses kubeconfig text (YAML or JSON). Only the first YAML document is
  * used, as kubectl does. An empty file is an empty object.
@@ -46,8 +69,17 @@ export function parseYamlDocument(text: string, file: string): unknown {
       filename: file,
       schema: DEFAULT_SCHEMA,
     });
-    return docs.length === 0 ? null : docs[0];
+    const doc = docs.length === 0 ? null : docs[0];
+    if (expandedSizeExceeds(doc, MAX_EXPANDED_NODES)) {
+      throw new KubeconfigError(
+        "KUBECONFIG_INVALID",
+        `invalid YAML in kubeconfig file "${file}": document contains excessive aliasing (more than ${MAX_EXPANDED_NODES} values once anchors are expanded)`,
+        { file },
+      );
+    }
+    return doc;
   } catch (err) {
+    if (err instanceof KubeconfigError) throw err;
     const e = err as {
       reason?: unknown;
       mark?: { line?: number; column?: number };

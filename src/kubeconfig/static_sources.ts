@@ -30,6 +30,7 @@ import { unsupportedAuthProviderError } from "./auth_provider.ts";
 import { describeReadError, readTextFile } from "./read_file.ts";
 import type { ResolvedUser } from "./types.ts";
 import { withSignal } from "../abortable.ts";
+import { badTokenCharacter } from "../exec/protocol.ts";
 
 /** Options of {@linkcode createStaticCredentialSource}. */
 export interface StaticCredentialSourceOptions {
@@ -49,6 +50,26 @@ function ownerOf(user: ResolvedUser): string {
   return user.inCluster
     ? "the in-cluster service account"
     : `user ${JSON.stringify(user.name)}`;
+}
+
+/**
+ * Refuses a token that cannot go into an Authorization header before any
+ * request is built (a runtime's own error would quote the header value).
+ */
+function checkToken(token: string, user: ResolvedUser): void {
+  const bad = badTokenCharacter(token);
+  if (bad === undefined) return;
+  const where = user.tokenFile
+    ? `the token file "${user.tokenFile}"`
+    : "the kubeconfig";
+  throw new KubeauthError(
+    "CREDENTIAL_INVALID",
+    `the bearer token of ${
+      ownerOf(user)
+    } (from ${where}) cannot be sent in an HTTP Authorization header: it contains ${bad.what} (character ${
+      bad.index + 1
+    } of ${token.length}); fix the token`,
+  );
 }
 
 class StaticCredentialSource implements CredentialSource {
@@ -188,6 +209,7 @@ class StaticCredentialSource implements CredentialSource {
     }
 
     if (changed || this.#current === undefined) {
+      if (this.#token) checkToken(this.#token, user);
       this.#current = makeCredentials({
         ...(this.#token ? { token: this.#token } : {}),
         ...(user.username
