@@ -804,11 +804,12 @@ function parseServer(ctx: ResolvedContext): URL {
   let url: URL;
   try {
     url = new URL(ctx.cluster.server);
-  } catch (cause) {
+  } catch {
+    // No `cause`: the runtime's message quotes the URL, which may hold a password.
     throw new KubeconfigError(
       "KUBECONFIG_INVALID",
       `cluster "${name}" has no valid server URL: set clusters[].cluster.server to e.g. https://host:6443`,
-      { cause, file: ctx.source },
+      { file: ctx.source },
     );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
