@@ -483,6 +483,69 @@ test(
   },
 );
 
+test(
+  "the same certificate and key from fresh authenticators (validated once per process): identical results, a mismatch still refused",
+  { timeout: 60_000 },
+  async () => {
+    const sec1 = execFileSync("openssl", ["ec", "-in", join(base, "a.key")], {
+      stdio: ["ignore", "pipe", "ignore"],
+    }).toString();
+    const pairs: [string, string, string][] = [
+      ["PKCS#8 EC", pem["a.crt"], pem["a.key"]],
+      ["SEC1 EC", pem["a.crt"], sec1],
+      ["PKCS#1 RSA", pem["r.crt"], pem["r.p1"]],
+    ];
+    const once = async (certPem: string, keyPem: string) => {
+      const f = files();
+      setOutput(
+        f,
+        cred({ clientCertificateData: certPem, clientKeyData: keyPem }),
+      );
+      const auth = new ExecAuthenticator(execConfig(f), undefined, {
+        adapter: real,
+      });
+      try {
+        return (await auth.get()).clientCertificate!;
+      } finally {
+        await auth.close();
+      }
+    };
+    const seen = new Map<string, string>();
+    for (let round = 0; round < 3; round++) {
+      for (const [name, certPem, keyPem] of pairs) {
+        const cc = await once(certPem, keyPem);
+        assert.match(cc.keyPem, /^-----BEGIN PRIVATE KEY-----\n/, name);
+        const got = JSON.stringify([cc.fingerprint, cc.certPem, cc.keyPem]);
+        if (round === 0) seen.set(name, got);
+        else assert.equal(got, seen.get(name), name);
+      }
+      // The same certificate with another key: refused every time.
+      const f = files();
+      setOutput(
+        f,
+        cred({
+          clientCertificateData: pem["a.crt"],
+          clientKeyData: pem["b.key"],
+        }),
+      );
+      const auth = new ExecAuthenticator(execConfig(f), undefined, {
+        adapter: real,
+      });
+      await rejectsWith(
+        auth.get(),
+        "CERT_INVALID",
+        "private key does not match public key",
+      );
+      await auth.close();
+    }
+    // The EC key in SEC1 and in PKCS#8 is one identity.
+    assert.equal(
+      JSON.parse(seen.get("SEC1 EC")!)[0],
+      JSON.parse(seen.get("PKCS#8 EC")!)[0],
+    );
+  },
+);
+
 test("v1-with-missing-interactive-mode and unknown apiVersions fail at construction", () => {
   const f = files();
   assert.throws(

@@ -30,6 +30,7 @@ import {
 import {
   decodeExecCredential,
   encodeExecInfo,
+  type ExecApiVersion,
   parseRfc3339,
 } from "../src/exec/protocol.ts";
 import { KubeauthError } from "../src/errors.ts";
@@ -155,6 +156,45 @@ test("encodeExecInfo: v1alpha1 (deprecated) sends spec.response after a 401, omi
     }),
     `{"kind":"ExecCredential","apiVersion":"${A1}","spec":{"response":{"header":{"content-type":["a"],"www-authenticate":["Bearer"]},"code":401},"interactive":true}}\n`,
   );
+});
+
+test("encodeExecInfo: the memoised simple requests stay exact, whatever came before", () => {
+  const simple = (v: ExecApiVersion, i: boolean) =>
+    `{"kind":"ExecCredential","apiVersion":"${v}","spec":{"interactive":${i}}}\n`;
+  const cluster: ResolvedCluster = {
+    name: "c",
+    server: "https://x",
+    insecureSkipTlsVerify: false,
+    disableCompression: false,
+  };
+  for (let round = 0; round < 3; round++) {
+    for (const v of [V1, B1] as const) {
+      for (const i of [false, true]) {
+        assert.equal(
+          encodeExecInfo({ apiVersion: v, interactive: i }),
+          simple(v, i),
+        );
+        // A cluster or a 401 response is never answered from the memo.
+        assert.ok(
+          encodeExecInfo({ apiVersion: v, interactive: i, cluster }).includes(
+            '"cluster":{"server":"https://x"',
+          ),
+        );
+      }
+    }
+    assert.equal(
+      encodeExecInfo({
+        apiVersion: A1,
+        interactive: false,
+        response: { code: 401, header: {} },
+      }),
+      `{"kind":"ExecCredential","apiVersion":"${A1}","spec":{"response":{"code":401}}}\n`,
+    );
+    assert.equal(
+      encodeExecInfo({ apiVersion: A1, interactive: false }),
+      `{"kind":"ExecCredential","apiVersion":"${A1}","spec":{}}\n`,
+    );
+  }
 });
 
 const ok = (status: string, v = B1) =>

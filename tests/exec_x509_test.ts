@@ -15,6 +15,15 @@ import {
   parseClientCertificate,
 } from "../src/exec/x509.ts";
 import { sha256 } from "../src/exec/sha256.ts";
+import {
+  compareKeys,
+  decodePrivateKey,
+  normalizedPkcs8,
+  parseSpki,
+  type PublicKey,
+  verifyPrivateKey,
+} from "../src/exec/keys.ts";
+import { decodePem, encodePem } from "../src/exec/pem.ts";
 
 let dir = "";
 const read = (name: string) => readFileSync(join(dir, name), "utf8");
@@ -407,3 +416,207 @@ test("sha256 (used for fingerprints) matches WebCrypto at every padding boundary
     assert.deepEqual(sha256(data), want, `length ${n}`);
   }
 });
+
+/** The DER of the first PEM block of a file. */
+function derOf(name: string): Uint8Array {
+  return decodePem(read(name))[0].der;
+}
+
+/** Where `pattern` first occurs in `bytes` (-1 when absent). */
+function indexOfBytes(bytes: Uint8Array, pattern: number[]): number {
+  outer: for (let i = 0; i + pattern.length <= bytes.length; i++) {
+    for (let j = 0; j < pattern.length; j++) {
+      if (bytes[i + j] !== pattern[j]) continue outer;
+    }
+    return i;
+  }
+  return -1;
+}
+
+/** Offset of a P-256 scalar in an ECPrivateKey: `02 01 01 04 20 d…`. */
+function scalarOffset(der: Uint8Array): number {
+  const i = indexOfBytes(der, [0x02, 0x01, 0x01, 0x04, 0x20]);
+  assert.ok(i > 0, "no P-256 scalar found");
+  return i + 5;
+}
+
+/** Offset of an uncompressed P-256 point in `[1] BIT STRING 00 04 X Y`. */
+function pointOffset(der: Uint8Array): number {
+  const i = indexOfBytes(der, [0x03, 0x42, 0x00, 0x04]);
+  assert.ok(i > 0, "no P-256 point found");
+  return i + 3;
+}
+
+test("parseClientCertificate: an EC key whose scalar does not belong to its (matching) public point is refused", async () => {
+  // The embedded point is the certificate's; only the scalar is wrong (a
+  // corrupted file). The point must be derived from the scalar: comparing
+  // the embedded point would accept this key, and so would Deno's WebCrypto
+  // import of it (Deno notices only on export).
+  for (
+    const [file, label] of [["ec.p8", "PRIVATE KEY"], [
+      "ec.sec1",
+      "EC PRIVATE KEY",
+    ]]
+  ) {
+    const der = derOf(file).slice();
+    der[scalarOffset(der) + 31] ^= 0x01;
+    await rejectsCert(
+      read("ec.crt"),
+      encodePem(label, der),
+      "private key does not match public key",
+    );
+  }
+});
+
+test("parseClientCertificate: an EC key with a wrong embedded point but the right scalar is accepted with the derived point, as Go does", async () => {
+  const good = await parseClientCertificate(read("ec.crt"), read("ec.p8"));
+  const other = derOf("other-ec.p8");
+  const otherPoint = other.subarray(
+    pointOffset(other),
+    pointOffset(other) + 65,
+  );
+  for (
+    const [file, label] of [["ec.p8", "PRIVATE KEY"], [
+      "ec.sec1",
+      "EC PRIVATE KEY",
+    ]]
+  ) {
+    const der = derOf(file).slice();
+    der.set(otherPoint, pointOffset(der));
+    const cc = await parseClientCertificate(
+      read("ec.crt"),
+      encodePem(label, der),
+    );
+    assert.equal(cc.fingerprint, good.fingerprint, file);
+    assert.equal(cc.keyPem, good.keyPem, file);
+  }
+});
+
+test("parseClientCertificate: the same pair again (validated-pair cache) gives the same result, in every key format", async () => {
+  const pairs: [string, string][] = [
+    ["rsa.crt", "rsa.p1"],
+    ["rsa.crt", "rsa.p8"],
+    ["ec.crt", "ec.sec1"],
+    ["ec.crt", "ec.p8"],
+    ["ec.crt", "ec.nopub.sec1"],
+    ["ec384.crt", "ec384.sec1"],
+    ["ed.crt", "ed.p8"],
+    ["leaf.crt", "other-ec.p8"],
+  ];
+  for (const [cert, key] of pairs) {
+    const first = await parseClientCertificate(read(cert), read(key));
+    for (let i = 0; i < 3; i++) {
+      const again = await parseClientCertificate(read(cert), read(key));
+      assert.notEqual(again, first, "a new object every time");
+      assert.notEqual(again.notAfter, first.notAfter, "Dates are not shared");
+      assert.deepEqual(
+        {
+          certPem: again.certPem,
+          keyPem: again.keyPem,
+          fingerprint: again.fingerprint,
+          subject: again.subject,
+          notAfter: again.notAfter.getTime(),
+        },
+        {
+          certPem: first.certPem,
+          keyPem: first.keyPem,
+          fingerprint: first.fingerprint,
+          subject: first.subject,
+          notAfter: first.notAfter.getTime(),
+        },
+        `${cert}+${key}`,
+      );
+    }
+  }
+  // A pair validated before never vouches for another key with that
+  // certificate, nor for that key with another certificate.
+  await parseClientCertificate(read("ec.crt"), read("ec.p8"));
+  await rejectsCert(
+    read("ec.crt"),
+    read("other-ec.p8"),
+    "private key does not match public key",
+  );
+  await rejectsCert(
+    read("leaf.crt"),
+    read("ec.p8"),
+    "private key does not match public key",
+  );
+  // Lone surrogates all encode as U+FFFD in UTF-8: such text is never
+  // answered from the cache (here, only the second has mismatched labels).
+  const body = read("ec.p8").split("\n").slice(1, -2).join("\n");
+  const labelled = (begin: string, end: string) =>
+    `-----BEGIN ${begin} PRIVATE KEY-----\n${body}\n-----END ${end} PRIVATE KEY-----\n`;
+  await parseClientCertificate(read("ec.crt"), labelled("\uD800", "\uD800"));
+  await rejectsCert(
+    read("ec.crt"),
+    labelled("\uD800", "\uD801"),
+    "ends with a different label",
+  );
+  // A certificate input that also holds the key (some plugins send both in
+  // clientCertificateData) works, and again from the cache.
+  for (let i = 0; i < 2; i++) {
+    const cc = await parseClientCertificate(
+      read("ec.crt") + read("ec.p8"),
+      read("ec.p8"),
+    );
+    assert.equal(cc.subject, "CN=bob,O=system:masters");
+    assert.ok(!cc.certPem.includes("PRIVATE KEY"));
+  }
+});
+
+test("keys: normalisation without WebCrypto (used for a pair seen before) equals the verified one", async () => {
+  for (
+    const file of [
+      "rsa.p1",
+      "rsa.p8",
+      "ec.sec1",
+      "ec.p8",
+      "ec.nopub.sec1",
+      "ec384.sec1",
+      "ec384.p8",
+      "ed.p8",
+    ]
+  ) {
+    const decoded = decodePrivateKey(derOf(file));
+    const verified = await verifyPrivateKey(decoded);
+    const point = verified.publicKey.kty === "EC"
+      ? verified.publicKey.point.slice()
+      : undefined;
+    assert.deepEqual(normalizedPkcs8(decoded, point), verified.pkcs8, file);
+  }
+});
+
+test("keys: compareKeys reads a compressed EC point in a certificate", async () => {
+  const cert = parseSpki(
+    decodeSpkiOfCertificate(derOf("ec.crt")),
+  ) as Extract<PublicKey, { kty: "EC" }>;
+  const priv = (await verifyPrivateKey(decodePrivateKey(derOf("ec.p8"))))
+    .publicKey;
+  assert.equal(compareKeys(cert, priv), "match");
+  const p = cert.point;
+  const odd = (p[64] & 1) === 1;
+  const compressed = new Uint8Array(33);
+  compressed[0] = odd ? 0x03 : 0x02;
+  compressed.set(p.subarray(1, 33), 1);
+  assert.equal(
+    compareKeys({ kty: "EC", crv: "P-256", point: compressed }, priv),
+    "match",
+  );
+  compressed[0] ^= 0x01; // the other Y
+  assert.equal(
+    compareKeys({ kty: "EC", crv: "P-256", point: compressed }, priv),
+    "mismatch",
+  );
+  assert.equal(
+    compareKeys({ kty: "EC", crv: "P-384", point: p }, priv),
+    "mismatch",
+  );
+});
+
+/** The SubjectPublicKeyInfo of a DER certificate (tbs field 7, after version). */
+function decodeSpkiOfCertificate(der: Uint8Array): Uint8Array {
+  // Find the id-ecPublicKey SPKI: SEQUENCE { SEQUENCE { OID 1.2.840.10045.2.1 …
+  const i = indexOfBytes(der, [0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48]);
+  assert.ok(i > 2 && der[i - 2] === 0x30, "no EC SubjectPublicKeyInfo");
+  return der.subarray(i - 2, i + der[i - 1]);
+}

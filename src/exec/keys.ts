@@ -2,14 +2,14 @@
  * Private and public key handling for client certificates: private keys in
  * PKCS#1, PKCS#8 or SEC1 (RSA, ECDSA P-256/P-384/P-521, Ed25519) are
  * normalised to PKCS#8 and checked with WebCrypto; public keys are read from
- * a certificate's SubjectPublicKeyInfo. Errors never contain key material.
+ * a certificate's SubjectPublicKeyInfo. Keys are compared as bytes. Errors
+ * never contain key material.
  *
  * @module
  */
-import { decodeBase64Url, encodeBase64Url } from "./base64.ts";
+import { decodeBase64Url } from "./base64.ts";
 import { sha256 } from "./sha256.ts";
 import {
-  concatBytes,
   derChildren,
   DerError,
   type DerNode,
@@ -35,30 +35,74 @@ export class KeyError extends Error {
   }
 }
 
-/** The public half of a key, as JWK members (base64url). */
-export type PublicKeyParams =
-  | { readonly kty: "RSA"; readonly n: string; readonly e: string }
+/**
+ * The public half of a key, as bytes (views into the DER they came from, or
+ * fresh arrays: never modify them).
+ */
+export type PublicKey =
+  | {
+    readonly kty: "RSA";
+    /** The modulus, big-endian, without leading zero octets. */
+    readonly n: Uint8Array;
+    /** The public exponent, big-endian, without leading zero octets. */
+    readonly e: Uint8Array;
+  }
   | {
     readonly kty: "EC";
     readonly crv: EcCurve;
-    readonly x: string;
-    /** Absent for a compressed point; then `yOdd` tells the parity. */
-    readonly y?: string;
-    readonly yOdd?: boolean;
+    /** SEC 1 point: `04‖X‖Y`, or (certificates only) `02`/`03‖X`. */
+    readonly point: Uint8Array;
   }
-  | { readonly kty: "OKP"; readonly crv: "Ed25519"; readonly x: string };
+  | {
+    readonly kty: "OKP";
+    readonly crv: "Ed25519";
+    /** The 32-byte public key. */
+    readonly x: Uint8Array;
+  };
 
 /** The supported elliptic curves. */
 export type EcCurve = "P-256" | "P-384" | "P-521";
 
-/** A validated private key. */
-export interface ParsedPrivateKey {
-  /** The key as PKCS#8 v1 (RFC 5208) DER, whatever its input format. */
-  readonly pkcs8: Uint8Array;
+/** A private key read from DER, not yet checked by WebCrypto. Secret. */
+export interface DecodedPrivateKey {
   /** The input format. */
   readonly format: "pkcs1" | "pkcs8" | "sec1";
-  /** Its public half, as computed by WebCrypto from the private key. */
-  readonly publicKey: PublicKeyParams;
+  /** The algorithm and the parts of the key its checks need. */
+  readonly alg: KeyAlg;
+}
+
+/** The algorithm of a decoded key, with the parts its checks need. Secret. */
+export type KeyAlg =
+  | {
+    readonly kind: "rsa";
+    /** PKCS#8 v1 DER wrapping the PKCS#1 key. */
+    readonly pkcs8: Uint8Array;
+    /** The modulus (no leading zeros), from the private key itself. */
+    readonly n: Uint8Array;
+    /** The public exponent (no leading zeros), from the private key itself. */
+    readonly e: Uint8Array;
+  }
+  | {
+    readonly kind: "ec";
+    readonly curve: EcCurve;
+    /** The private scalar, padded to the curve size. */
+    readonly d: Uint8Array;
+  }
+  | {
+    readonly kind: "ed25519";
+    /** PKCS#8 v1 DER of the seed. */
+    readonly pkcs8: Uint8Array;
+  };
+
+/** A private key that WebCrypto accepted, with its checked public half. */
+export interface VerifiedPrivateKey {
+  /** The key as PKCS#8 v1 (RFC 5208) DER; EC keys carry their public point. */
+  readonly pkcs8: Uint8Array;
+  /**
+   * The public half: derived from the private key by WebCrypto (EC, Ed25519),
+   * or the key's own n and e (RSA). An EC point is uncompressed.
+   */
+  readonly publicKey: PublicKey;
 }
 
 const OID_RSA = "1.2.840.113549.1.1.1";
@@ -75,27 +119,28 @@ const CURVE_OIDS: Record<EcCurve, string> = {
   "P-384": "1.3.132.0.34",
   "P-521": "1.3.132.0.35",
 };
+const CURVE_SIZES: Record<EcCurve, number> = {
+  "P-256": 32,
+  "P-384": 48,
+  "P-521": 66,
+};
 
 /**
- * Parses a private key of any supported format (detected from its structure,
- * whatever the PEM label says, as Go's `crypto/tls` does) and derives its
- * public half with WebCrypto.
+ * Reads a private key of any supported format (detected from its structure,
+ * whatever the PEM label says, as Go's `crypto/tls` does). Synchronous and
+ * without WebCrypto: {@linkcode verifyPrivateKey} checks the key.
  *
  * @example Usage
  * ```ts ignore
- * const key = await parsePrivateKey(decodePem(keyPem)[0].der);
- * console.log(key.format, key.publicKey.kty);
+ * const key = decodePrivateKey(decodePem(keyPem)[0].der);
+ * console.log(key.format, key.alg.kind);
  * ```
  *
  * @param der The DER bytes of the key.
- * @returns The key normalised to PKCS#8, with its public half.
+ * @returns The decoded key.
  * @throws {KeyError} When the key cannot be parsed or is unsupported.
  */
-export async function parsePrivateKey(
-  der: Uint8Array,
-): Promise<ParsedPrivateKey> {
-  let normalized: { pkcs8: Uint8Array; format: ParsedPrivateKey["format"] };
-  let alg: KeyAlg;
+export function decodePrivateKey(der: Uint8Array): DecodedPrivateKey {
   try {
     const top = readDerExact(der, TAG.SEQUENCE);
     const kids = derChildren(top);
@@ -103,28 +148,21 @@ export async function parsePrivateKey(
       throw new KeyError("failed to parse private key");
     }
     const version = derSmallInteger(kids[0]);
+    if (kids.length >= 9 && allIntegers(kids, 9)) {
+      return { format: "pkcs1", alg: fromPkcs1(der, kids) };
+    }
     if (
-      kids.length >= 9 && kids.slice(0, 9).every((k) => k.tag === TAG.INTEGER)
-    ) {
-      checkPkcs1(top);
-      normalized = { pkcs8: wrapRsa(der), format: "pkcs1" };
-      alg = { kind: "rsa" };
-    } else if (
       (version === 0 || version === 1) && kids.length >= 3 &&
       kids[1].tag === TAG.SEQUENCE && kids[2].tag === TAG.OCTET_STRING
     ) {
-      const r = fromPkcs8(kids[1], kids[2]);
-      normalized = { pkcs8: r.pkcs8, format: "pkcs8" };
-      alg = r.alg;
-    } else if (
+      return { format: "pkcs8", alg: fromPkcs8(kids[1], kids[2]) };
+    }
+    if (
       version === 1 && kids.length >= 2 && kids[1].tag === TAG.OCTET_STRING
     ) {
-      const r = fromSec1(top, undefined);
-      normalized = { pkcs8: ecPkcs8(r.curve, r.d), format: "sec1" };
-      alg = { kind: "ec", curve: r.curve, d: r.d };
-    } else {
-      throw new KeyError("failed to parse private key");
+      return { format: "sec1", alg: fromSec1(kids, undefined) };
     }
+    throw new KeyError("failed to parse private key");
   } catch (err) {
     if (err instanceof KeyError) throw err;
     if (err instanceof DerError) {
@@ -132,20 +170,94 @@ export async function parsePrivateKey(
     }
     throw new KeyError("failed to parse private key");
   }
-  const publicKey = await cachedPublicKey(normalized.pkcs8, alg);
-  let pkcs8 = normalized.pkcs8;
-  if (alg.kind === "ec" && publicKey.kty === "EC" && publicKey.y) {
-    const x = decodeBase64Url(publicKey.x);
-    const y = decodeBase64Url(publicKey.y);
-    if (x && y) {
-      pkcs8 = ecPkcs8(
-        alg.curve,
-        alg.d,
-        concatBytes([new Uint8Array([4]), x, y]),
-      );
-    }
+}
+
+/**
+ * Checks a decoded private key with WebCrypto and returns it as PKCS#8 with
+ * its public half, which the caller compares with the certificate's, as Go's
+ * `tls.X509KeyPair` does (the public key it compares is derived from the
+ * private key):
+ *
+ * - EC: the point is derived from the scalar alone (imported without its
+ *   point, exported as JWK), as Go does (it ignores the embedded point), and
+ *   the key is normalised with the derived point. Comparing the key's own
+ *   embedded point with the certificate would be cheaper but is not enough:
+ *   a key whose scalar does not belong to its point (a corrupted or
+ *   hand-assembled file) would pass, then pass OpenSSL's own certificate/key
+ *   check in Node and Bun (it compares the embedded point too), and only
+ *   fail at the server as a bad CertificateVerify, far from its cause. Nor
+ *   can an import WITH the point stand in for the derivation: Node and Bun
+ *   refuse an inconsistent point on import, but Deno accepts it (it notices
+ *   only on export).
+ * - Ed25519: derived the same way (PKCS#8 v1 carries no public key).
+ * - RSA: imported only. n and e are the key's own: an export returns them
+ *   unchanged and checks nothing more on any runtime (Bun checks the CRT
+ *   parameters on import; Deno and Node accept them as they are).
+ *
+ * The WebCrypto work is cached by the SHA-256 of the imported PKCS#8 (only
+ * digests and public keys are kept): a plugin returns the same key on every
+ * run until it rotates, and WebCrypto is the slow part (0.05 ms on Bun,
+ * 0.2 ms on Deno, 0.5 ms on Node per key, and a few ms for the first use in
+ * a process).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const key = await verifyPrivateKey(decodePrivateKey(der));
+ * if (compareKeys(parseSpki(spki), key.publicKey) !== "match") throw ...;
+ * ```
+ *
+ * @param key A key from {@linkcode decodePrivateKey}.
+ * @returns The key as PKCS#8 DER and its checked public half.
+ * @throws {KeyError} When WebCrypto refuses the key.
+ */
+export async function verifyPrivateKey(
+  key: DecodedPrivateKey,
+): Promise<VerifiedPrivateKey> {
+  const alg = key.alg;
+  if (alg.kind === "rsa") {
+    await cachedImport(alg.pkcs8, alg, false);
+    return {
+      pkcs8: alg.pkcs8,
+      publicKey: { kty: "RSA", n: alg.n, e: alg.e },
+    };
   }
-  return { pkcs8, format: normalized.format, publicKey };
+  if (alg.kind === "ed25519") {
+    const x = await cachedImport(alg.pkcs8, alg, true);
+    return {
+      pkcs8: alg.pkcs8,
+      publicKey: { kty: "OKP", crv: "Ed25519", x: x! },
+    };
+  }
+  const point = await cachedImport(ecPkcs8(alg.curve, alg.d), alg, true);
+  return {
+    pkcs8: ecPkcs8(alg.curve, alg.d, point!),
+    publicKey: { kty: "EC", crv: alg.curve, point: point! },
+  };
+}
+
+/**
+ * The PKCS#8 form of a key already verified once, given the EC point that
+ * {@linkcode verifyPrivateKey} returned for it then (an EC key without a
+ * point of its own gets that one). No WebCrypto, no checks.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const pkcs8 = normalizedPkcs8(decodePrivateKey(der), knownPoint);
+ * ```
+ *
+ * @param key The decoded key.
+ * @param ecPoint The verified uncompressed public point of an EC key.
+ * @returns PKCS#8 v1 DER, byte for byte what `verifyPrivateKey` returned.
+ * @throws {KeyError} For an EC key without `ecPoint`.
+ */
+export function normalizedPkcs8(
+  key: DecodedPrivateKey,
+  ecPoint: Uint8Array | undefined,
+): Uint8Array {
+  const alg = key.alg;
+  if (alg.kind !== "ec") return alg.pkcs8;
+  if (ecPoint === undefined) throw new KeyError("failed to parse private key");
+  return ecPkcs8(alg.curve, alg.d, ecPoint);
 }
 
 /**
@@ -158,10 +270,10 @@ export async function parsePrivateKey(
  * ```
  *
  * @param spki The SubjectPublicKeyInfo DER element.
- * @returns The public key as JWK members.
+ * @returns The public key (views into `spki`).
  * @throws {KeyError} For unsupported algorithms or malformed keys.
  */
-export function parseSpki(spki: Uint8Array): PublicKeyParams {
+export function parseSpki(spki: Uint8Array): PublicKey {
   try {
     const [algId, bits] = derChildren(readDerExact(spki, TAG.SEQUENCE));
     if (algId?.tag !== TAG.SEQUENCE || bits?.tag !== TAG.BIT_STRING) {
@@ -180,8 +292,8 @@ export function parseSpki(spki: Uint8Array): PublicKeyParams {
       }
       return {
         kty: "RSA",
-        n: encodeBase64Url(stripLeadingZeros(n.content)),
-        e: encodeBase64Url(stripLeadingZeros(e.content)),
+        n: stripLeadingZeros(n.content),
+        e: stripLeadingZeros(e.content),
       };
     }
     if (oid === OID_EC) {
@@ -194,21 +306,11 @@ export function parseSpki(spki: Uint8Array): PublicKeyParams {
         );
       }
       const s = curve.size;
-      if (key[0] === 0x04 && key.length === 1 + 2 * s) {
-        return {
-          kty: "EC",
-          crv: curve.name,
-          x: encodeBase64Url(key.subarray(1, 1 + s)),
-          y: encodeBase64Url(key.subarray(1 + s)),
-        };
-      }
-      if ((key[0] === 0x02 || key[0] === 0x03) && key.length === 1 + s) {
-        return {
-          kty: "EC",
-          crv: curve.name,
-          x: encodeBase64Url(key.subarray(1)),
-          yOdd: key[0] === 0x03,
-        };
+      if (
+        (key[0] === 0x04 && key.length === 1 + 2 * s) ||
+        ((key[0] === 0x02 || key[0] === 0x03) && key.length === 1 + s)
+      ) {
+        return { kty: "EC", crv: curve.name, point: key };
       }
       throw new KeyError("malformed EC public key in certificate");
     }
@@ -216,7 +318,7 @@ export function parseSpki(spki: Uint8Array): PublicKeyParams {
       if (key.length !== 32) {
         throw new KeyError("malformed Ed25519 public key in certificate");
       }
-      return { kty: "OKP", crv: "Ed25519", x: encodeBase64Url(key) };
+      return { kty: "OKP", crv: "Ed25519", x: key };
     }
     throw new KeyError(
       `unsupported public key algorithm ${oid} in certificate (supported: RSA, ECDSA, Ed25519)`,
@@ -236,62 +338,80 @@ export function parseSpki(spki: Uint8Array): PublicKeyParams {
  * ```
  *
  * @param cert The certificate's public key.
- * @param priv The private key's public half.
+ * @param priv The private key's public half (an EC point is uncompressed).
  * @returns `match`, `type-mismatch` or `mismatch`.
  */
 export function compareKeys(
-  cert: PublicKeyParams,
-  priv: PublicKeyParams,
+  cert: PublicKey,
+  priv: PublicKey,
 ): "match" | "type-mismatch" | "mismatch" {
-  if (cert.kty !== priv.kty) return "type-mismatch";
   if (cert.kty === "RSA" && priv.kty === "RSA") {
-    return cert.n === priv.n && cert.e === priv.e ? "match" : "mismatch";
+    return bytesEqual(cert.n, priv.n) && bytesEqual(cert.e, priv.e)
+      ? "match"
+      : "mismatch";
   }
   if (cert.kty === "EC" && priv.kty === "EC") {
     if (cert.crv !== priv.crv) return "mismatch";
-    if (cert.x !== priv.x) return "mismatch";
-    if (cert.y !== undefined) return cert.y === priv.y ? "match" : "mismatch";
-    const odd = priv.y === undefined ? undefined : base64UrlLastBit(priv.y);
-    return odd !== undefined && odd === cert.yOdd ? "match" : "mismatch";
+    const c = cert.point;
+    const p = priv.point;
+    if (c[0] === 0x04) return bytesEqual(c, p) ? "match" : "mismatch";
+    // Compressed in the certificate: same X, and Y of the right parity.
+    const s = CURVE_SIZES[cert.crv];
+    if (p.length !== 1 + 2 * s || p[0] !== 0x04) return "mismatch";
+    const odd = (p[2 * s] & 1) === 1;
+    return bytesEqual(c.subarray(1), p.subarray(1, 1 + s)) &&
+        odd === (c[0] === 0x03)
+      ? "match"
+      : "mismatch";
   }
   if (cert.kty === "OKP" && priv.kty === "OKP") {
-    return cert.x === priv.x ? "match" : "mismatch";
+    return bytesEqual(cert.x, priv.x) ? "match" : "mismatch";
   }
   return "type-mismatch";
 }
 
-function base64UrlLastBit(b64u: string): boolean | undefined {
-  const bytes = decodeBase64Url(b64u);
-  if (!bytes || bytes.length === 0) return undefined;
-  return (bytes[bytes.length - 1] & 1) === 1;
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
-function checkPkcs1(top: DerNode): void {
-  const kids = derChildren(top);
+function allIntegers(kids: DerNode[], count: number): boolean {
+  for (let i = 0; i < count; i++) if (kids[i].tag !== TAG.INTEGER) return false;
+  return true;
+}
+
+function fromPkcs1(pkcs1: Uint8Array, kids: DerNode[]): KeyAlg {
   const n = kids[1].content;
   if (n.length === 0 || (n[0] & 0x80) !== 0) {
     throw new KeyError("failed to parse private key: invalid RSA modulus");
   }
+  return {
+    kind: "rsa",
+    pkcs8: wrapRsa(pkcs1),
+    n: stripLeadingZeros(n),
+    e: stripLeadingZeros(kids[2].content),
+  };
 }
 
+let rsaAlgId: Uint8Array | undefined;
+
 function wrapRsa(pkcs1: Uint8Array): Uint8Array {
+  rsaAlgId ??= encodeDer(TAG.SEQUENCE, [
+    encodeDer(TAG.OID, oidFromString(OID_RSA)),
+    encodeDer(TAG.NULL, new Uint8Array()),
+  ]);
   return encodeDer(TAG.SEQUENCE, [
-    encodeDer(TAG.INTEGER, new Uint8Array([0])),
-    encodeDer(TAG.SEQUENCE, [
-      encodeDer(TAG.OID, oidFromString(OID_RSA)),
-      encodeDer(TAG.NULL, new Uint8Array()),
-    ]),
+    VERSION_0,
+    rsaAlgId,
     encodeDer(TAG.OCTET_STRING, pkcs1),
   ]);
 }
 
-function fromPkcs8(
-  algId: DerNode,
-  privateKey: DerNode,
-): {
-  pkcs8: Uint8Array;
-  alg: KeyAlg;
-} {
+const VERSION_0 = new Uint8Array([TAG.INTEGER, 1, 0]);
+const VERSION_1 = new Uint8Array([TAG.INTEGER, 1, 1]);
+
+function fromPkcs8(algId: DerNode, privateKey: DerNode): KeyAlg {
   const [oidNode, params] = derChildren(algId);
   if (oidNode?.tag !== TAG.OID) {
     throw new KeyError("failed to parse private key");
@@ -300,22 +420,17 @@ function fromPkcs8(
   if (oid === OID_RSA) {
     const inner = readDerExact(privateKey.content, TAG.SEQUENCE);
     const kids = derChildren(inner);
-    if (kids.length < 9 || !kids.slice(0, 9).every((k) => k.tag === 0x02)) {
+    if (kids.length < 9 || !allIntegers(kids, 9)) {
       throw new KeyError("failed to parse private key");
     }
-    checkPkcs1(inner);
-    return { pkcs8: wrapRsa(privateKey.content), alg: { kind: "rsa" } };
+    return fromPkcs1(privateKey.content, kids);
   }
   if (oid === OID_EC) {
     const outer = params?.tag === TAG.OID
       ? oidToString(params.content)
       : undefined;
     const inner = readDerExact(privateKey.content, TAG.SEQUENCE);
-    const r = fromSec1(inner, outer);
-    return {
-      pkcs8: ecPkcs8(r.curve, r.d),
-      alg: { kind: "ec", curve: r.curve, d: r.d },
-    };
+    return fromSec1(derChildren(inner), outer);
   }
   if (oid === OID_ED25519) {
     const seed = readDerExact(privateKey.content, TAG.OCTET_STRING);
@@ -323,11 +438,11 @@ function fromPkcs8(
       throw new KeyError("failed to parse private key: bad Ed25519 key size");
     }
     const pkcs8 = encodeDer(TAG.SEQUENCE, [
-      encodeDer(TAG.INTEGER, new Uint8Array([0])),
+      VERSION_0,
       encodeDer(TAG.SEQUENCE, [encodeDer(TAG.OID, oidFromString(OID_ED25519))]),
       encodeDer(TAG.OCTET_STRING, seed.raw),
     ]);
-    return { pkcs8, alg: { kind: "ed25519" } };
+    return { kind: "ed25519", pkcs8 };
   }
   if (oid === OID_RSA_PSS) {
     throw new KeyError(
@@ -339,11 +454,11 @@ function fromPkcs8(
   );
 }
 
+/** An ECPrivateKey (RFC 5915) from its elements. */
 function fromSec1(
-  ecPrivateKey: DerNode,
+  kids: DerNode[],
   outerCurveOid: string | undefined,
-): { curve: EcCurve; d: Uint8Array } {
-  const kids = derChildren(ecPrivateKey);
+): KeyAlg {
   if (
     kids.length < 2 || derSmallInteger(kids[0]) !== 1 ||
     kids[1].tag !== TAG.OCTET_STRING
@@ -351,7 +466,8 @@ function fromSec1(
     throw new KeyError("failed to parse private key");
   }
   let innerCurveOid: string | undefined;
-  for (const k of kids.slice(2)) {
+  for (let i = 2; i < kids.length; i++) {
+    const k = kids[i];
     if (k.tag === 0xa0) {
       const [p] = derChildren(k);
       if (p?.tag === TAG.OID) innerCurveOid = oidToString(p.content);
@@ -380,22 +496,32 @@ function fromSec1(
     padded.set(d, curve.size - d.length);
     d = padded;
   }
-  return { curve: curve.name, d };
+  // The optional public point is not read: it is derived from the scalar.
+  return { kind: "ec", curve: curve.name, d };
 }
 
+const ecAlgIds = new Map<EcCurve, Uint8Array>();
+
 /**
- * PKCS#8 of an EC key from its scalar and (optionally) its public point.
- * The key is imported without the point, so WebCrypto computes the public
- * key from the scalar; the final form carries the computed point (so equal
- * keys give equal bytes, and TLS stacks that need the point get it).
+ * PKCS#8 of an EC key from its scalar and (optionally) its public point:
+ * `SEQUENCE { 0, { id-ecPublicKey, curve }, OCTET STRING { ECPrivateKey {
+ * 1, d, [1] point } } }` (what openssl writes for a P-256 key).
  */
 function ecPkcs8(
   curve: EcCurve,
   d: Uint8Array,
   point?: Uint8Array,
 ): Uint8Array {
+  let algId = ecAlgIds.get(curve);
+  if (algId === undefined) {
+    algId = encodeDer(TAG.SEQUENCE, [
+      encodeDer(TAG.OID, oidFromString(OID_EC)),
+      encodeDer(TAG.OID, oidFromString(CURVE_OIDS[curve])),
+    ]);
+    ecAlgIds.set(curve, algId);
+  }
   const inner = encodeDer(TAG.SEQUENCE, [
-    encodeDer(TAG.INTEGER, new Uint8Array([1])),
+    VERSION_1,
     encodeDer(TAG.OCTET_STRING, d),
     ...(point
       ? [
@@ -407,48 +533,49 @@ function ecPkcs8(
       : []),
   ]);
   return encodeDer(TAG.SEQUENCE, [
-    encodeDer(TAG.INTEGER, new Uint8Array([0])),
-    encodeDer(TAG.SEQUENCE, [
-      encodeDer(TAG.OID, oidFromString(OID_EC)),
-      encodeDer(TAG.OID, oidFromString(CURVE_OIDS[curve])),
-    ]),
+    VERSION_0,
+    algId,
     encodeDer(TAG.OCTET_STRING, inner),
   ]);
 }
 
 /**
- * Public halves already derived, by SHA-256 of the (point-less) PKCS#8: a
- * plugin usually returns the same key on every run until it rotates, and
- * WebCrypto import/export is the slow part. Holds no secret: only digests
- * and public keys. Bounded.
+ * Keys WebCrypto already accepted, by SHA-256 of the imported PKCS#8, with
+ * the derived public key (EC point or Ed25519 key) when one was exported.
+ * Holds no secret: only digests and public keys. Bounded.
  */
-const derived = new Map<string, PublicKeyParams>();
-const DERIVED_MAX = 64;
+const imported = new Map<string, Uint8Array | null>();
+const IMPORTED_MAX = 64;
 
-async function cachedPublicKey(
+/**
+ * Imports `pkcs8` (once per distinct key per process); with `derive`, also
+ * returns the public key WebCrypto derived (EC: uncompressed point).
+ */
+async function cachedImport(
   pkcs8: Uint8Array,
   alg: KeyAlg,
-): Promise<PublicKeyParams> {
-  const id = encodeBase64Url(sha256(pkcs8));
-  const hit = derived.get(id);
-  if (hit) return hit;
-  const pub = await derivePublicKey(pkcs8, alg);
-  if (derived.size >= DERIVED_MAX) {
-    derived.delete(derived.keys().next().value as string);
+  derive: boolean,
+): Promise<Uint8Array | undefined> {
+  const id = latin1(sha256(pkcs8));
+  const hit = imported.get(id);
+  if (hit !== undefined && (hit !== null || !derive)) return hit ?? undefined;
+  const pub = await importKey(pkcs8, alg, derive);
+  if (imported.size >= IMPORTED_MAX) {
+    imported.delete(imported.keys().next().value as string);
   }
-  derived.set(id, pub);
+  imported.set(id, pub ?? null);
   return pub;
 }
 
-type KeyAlg =
-  | { kind: "rsa" }
-  | { kind: "ec"; curve: EcCurve; d: Uint8Array }
-  | { kind: "ed25519" };
+function latin1(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
 
-async function derivePublicKey(
+async function importKey(
   pkcs8: Uint8Array,
   alg: KeyAlg,
-): Promise<PublicKeyParams> {
+  derive: boolean,
+): Promise<Uint8Array | undefined> {
   const subtle = globalThis.crypto.subtle;
   const params: RsaHashedImportParams | EcKeyImportParams | Algorithm =
     alg.kind === "rsa"
@@ -456,16 +583,16 @@ async function derivePublicKey(
       : alg.kind === "ec"
       ? { name: "ECDSA", namedCurve: alg.curve }
       : { name: "Ed25519" };
-  let jwk: JsonWebKey;
+  let jwk: JsonWebKey | undefined;
   try {
     const key = await subtle.importKey(
       "pkcs8",
       pkcs8 as Uint8Array<ArrayBuffer>,
       params,
-      true,
+      derive,
       ["sign"],
     );
-    jwk = await subtle.exportKey("jwk", key);
+    if (derive) jwk = await subtle.exportKey("jwk", key);
   } catch {
     // The runtime's message is not passed on: it could describe key bytes.
     throw new KeyError(
@@ -476,14 +603,22 @@ async function derivePublicKey(
         : "failed to parse private key (Ed25519)",
     );
   }
-  if (alg.kind === "rsa" && jwk.n && jwk.e) {
-    return { kty: "RSA", n: jwk.n, e: jwk.e };
+  if (!derive) return undefined;
+  if (alg.kind === "ec" && jwk?.x && jwk.y) {
+    const x = decodeBase64Url(jwk.x);
+    const y = decodeBase64Url(jwk.y);
+    const s = CURVE_SIZES[alg.curve];
+    if (x?.length === s && y?.length === s) {
+      const point = new Uint8Array(1 + 2 * s);
+      point[0] = 0x04;
+      point.set(x, 1);
+      point.set(y, 1 + s);
+      return point;
+    }
   }
-  if (alg.kind === "ec" && jwk.x && jwk.y) {
-    return { kty: "EC", crv: alg.curve, x: jwk.x, y: jwk.y };
-  }
-  if (alg.kind === "ed25519" && jwk.x) {
-    return { kty: "OKP", crv: "Ed25519", x: jwk.x };
+  if (alg.kind === "ed25519" && jwk?.x) {
+    const x = decodeBase64Url(jwk.x);
+    if (x?.length === 32) return x;
   }
   throw new KeyError("failed to parse private key");
 }

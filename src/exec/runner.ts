@@ -98,16 +98,17 @@ export async function runExecPlugin(
   o.signal?.throwIfAborted();
   const command = o.command;
   const max = o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-  const kill = new AbortController();
   let child: ChildProcess;
   try {
+    // No spawn signal: stop() below kills the group itself (what an aborted
+    // spawn signal would do), and the plugin cannot be stopped before spawn()
+    // returns anyway.
     child = await o.adapter.spawn({
       command,
       args: o.args,
       env: o.env,
       stdin: o.interactive ? "inherit" : "null",
       stderr: o.interactive ? "inherit" : "piped",
-      signal: kill.signal,
     });
   } catch (err) {
     throw spawnFailure(o, err);
@@ -118,7 +119,6 @@ export async function runExecPlugin(
   let aborted = false;
   let exited = false;
   const stop = () => {
-    kill.abort();
     child.kill("SIGKILL");
   };
   const onAbort = () => {
@@ -127,7 +127,9 @@ export async function runExecPlugin(
   };
   // The signal may have fired while the process was being started.
   if (o.signal?.aborted) onAbort();
-  else o.signal?.addEventListener("abort", onAbort, { once: true });
+  // No `once`: it makes addEventListener several times slower on Node, and
+  // the listener is removed in any case below (onAbort is idempotent).
+  else o.signal?.addEventListener("abort", onAbort);
   const timeoutMs = o.timeoutMs;
   const timer = timeoutMs !== undefined && timeoutMs > 0 &&
       Number.isFinite(timeoutMs)
@@ -142,10 +144,17 @@ export async function runExecPlugin(
   const stderrReader = child.stderr?.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  // Set when a stream has ended: a plugin has usually closed both by the time
+  // its exit is seen, and then no grace timer is needed.
+  let stdoutClosed = false;
+  let stderrClosed = stderrReader === undefined;
   const stdoutDone = (async () => {
     for (;;) {
       const { done, value } = await stdoutReader.read();
-      if (done) return;
+      if (done) {
+        stdoutClosed = true;
+        return;
+      }
       size += value.byteLength;
       if (size > max) {
         tooLarge = true;
@@ -162,7 +171,10 @@ export async function runExecPlugin(
     ? (async () => {
       for (;;) {
         const { done, value } = await stderrReader.read();
-        if (done) return;
+        if (done) {
+          stderrClosed = true;
+          return;
+        }
         tail.push(value);
         try {
           o.adapter.writeStderr(value);
@@ -179,6 +191,15 @@ export async function runExecPlugin(
     status = await child.status;
     exited = true;
     // The plugin is gone; its stdout may still be held by a grandchild.
+    if (stdoutClosed && stderrClosed) await stdoutDone;
+    else await graceThenKill();
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(graceTimer);
+    o.signal?.removeEventListener("abort", onAbort);
+  }
+
+  async function graceThenKill(): Promise<void> {
     const streamsClosed = Promise.all([stdoutDone, stderrDone]).then(() =>
       true
     );
@@ -196,10 +217,6 @@ export async function runExecPlugin(
       ]);
       await Promise.all([stdoutDone, stderrDone]);
     }
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(graceTimer);
-    o.signal?.removeEventListener("abort", onAbort);
   }
 
   const stderrTail = tail.text();
@@ -337,6 +354,7 @@ class TailBuffer {
   }
 
   text(): string {
+    if (this.#size === 0) return "";
     const all = new Uint8Array(this.#size);
     let off = 0;
     for (const c of this.#chunks) {

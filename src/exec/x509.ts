@@ -21,10 +21,11 @@ import {
 } from "./der.ts";
 import {
   compareKeys,
+  decodePrivateKey,
   KeyError,
-  parsePrivateKey,
+  normalizedPkcs8,
   parseSpki,
-  type PublicKeyParams,
+  verifyPrivateKey,
 } from "./keys.ts";
 import { decodePem, encodePem, PemError, safeLabel } from "./pem.ts";
 import { sha256 } from "./sha256.ts";
@@ -108,6 +109,10 @@ export function parseCertificatePem(pem: string): CertificateInfo[] {
  * every runtime's TLS stack accepts), a stable SHA-256 fingerprint of the
  * pair, the leaf's subject and NotAfter.
  *
+ * The same certificate and key text again is not validated again (see
+ * `ValidatedPair`): a plugin returns the same pair on every run until it
+ * rotates, and the result is a function of the input alone.
+ *
  * @example Usage
  * ```ts ignore
  * import { parseClientCertificate } from "./x509.ts";
@@ -125,6 +130,15 @@ export async function parseClientCertificate(
   certPem: string,
   keyPem: string,
 ): Promise<ClientCertificate> {
+  const id = pairId(certPem, keyPem);
+  const seen = id === undefined ? undefined : validatedPairs.get(id);
+  if (seen !== undefined) {
+    try {
+      return fromValidatedPair(seen, keyPem);
+    } catch {
+      // Cannot happen for the same input; validate it all again.
+    }
+  }
   try {
     const chain = findCertificates(certPem);
     const keyDer = findPrivateKey(keyPem);
@@ -136,8 +150,8 @@ export async function parseClientCertificate(
         `failed to parse certificate: ${reasonOf(err, "malformed")}`,
       );
     }
-    const key = await parsePrivateKey(keyDer);
-    const certKey: PublicKeyParams = parseSpki(leaf.spki);
+    const key = await verifyPrivateKey(decodePrivateKey(keyDer));
+    const certKey = parseSpki(leaf.spki);
     const cmp = compareKeys(certKey, key.publicKey);
     if (cmp === "type-mismatch") {
       throw new CertificateError(
@@ -150,14 +164,34 @@ export async function parseClientCertificate(
     const digestInput: Uint8Array[] = [];
     for (const der of chain) digestInput.push(lengthPrefix(der), der);
     digestInput.push(lengthPrefix(key.pkcs8), key.pkcs8);
-    const digest = sha256(concatBytes(digestInput));
-    return makeClientCertificate({
+    const normalKeyPem = encodePem("PRIVATE KEY", key.pkcs8);
+    const pair: ValidatedPair = {
       certPem: chain.map((der) => encodePem("CERTIFICATE", der)).join(""),
-      keyPem: encodePem("PRIVATE KEY", key.pkcs8),
-      fingerprint: toHex(digest),
+      fingerprint: toHex(sha256(concatBytes(digestInput))),
       subject: leaf.subject,
       notAfter: leaf.notAfter,
+      keyPemIsNormal: normalKeyPem === keyPem,
+      // A copy of the public point (the import cache holds the original).
+      ecPoint: key.publicKey.kty === "EC"
+        ? key.publicKey.point.slice()
+        : undefined,
+      last: undefined,
+    };
+    const cc = makeClientCertificate({
+      certPem: pair.certPem,
+      keyPem: normalKeyPem,
+      fingerprint: pair.fingerprint,
+      subject: pair.subject,
+      notAfter: pair.notAfter,
     });
+    if (id !== undefined) {
+      pair.last = new WeakRef(cc);
+      if (validatedPairs.size >= VALIDATED_PAIRS_MAX) {
+        validatedPairs.delete(validatedPairs.keys().next().value as string);
+      }
+      validatedPairs.set(id, pair);
+    }
+    return cc;
   } catch (err) {
     throw new KubeauthError(
       "CERT_INVALID",
@@ -166,6 +200,76 @@ export async function parseClientCertificate(
       }`,
     );
   }
+}
+
+/**
+ * What a successful {@linkcode parseClientCertificate} found, kept so that
+ * the same certificate and key text again (a plugin returns the same pair on
+ * every run until it rotates: tsh, caching plugins, every expiry refresh) is
+ * not validated again: same input, same result. Keyed by the SHA-256 of both
+ * inputs; holds only public data (the normalised chain, the fingerprint,
+ * subject, NotAfter, the EC public point) and no copy of the key or of the
+ * certificate input (which could hold a key block too). The last result is
+ * only weakly held: while the caller still has it (the current credentials)
+ * its normalised key PEM is reused; once it is garbage, a key that was not
+ * already normalised PKCS#8 PEM is normalised again from the input. Bounded.
+ */
+interface ValidatedPair {
+  readonly certPem: string;
+  readonly fingerprint: string;
+  readonly subject: string;
+  readonly notAfter: Date;
+  /** The key input is exactly the normalised PKCS#8 PEM (the output). */
+  readonly keyPemIsNormal: boolean;
+  /** The verified public point of an EC key (normalises a SEC1 key again). */
+  readonly ecPoint: Uint8Array | undefined;
+  /** The last result for this input, while something else keeps it alive. */
+  last: WeakRef<ClientCertificate> | undefined;
+}
+
+const validatedPairs = new Map<string, ValidatedPair>();
+const VALIDATED_PAIRS_MAX = 16;
+const utf8 = new TextEncoder();
+
+/**
+ * The cache key: SHA-256 of both inputs, length-prefixed so that the split
+ * is unambiguous; `undefined` (no caching) for text with UTF-16 surrogates,
+ * whose UTF-8 encoding need not be one-to-one (a lone surrogate becomes
+ * U+FFFD). PEM is ASCII.
+ */
+function pairId(certPem: string, keyPem: string): string | undefined {
+  if (SURROGATE.test(certPem) || SURROGATE.test(keyPem)) return undefined;
+  const digest = sha256(utf8.encode(`${certPem.length}:${certPem}${keyPem}`));
+  return String.fromCharCode.apply(null, digest as unknown as number[]);
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+function fromValidatedPair(
+  pair: ValidatedPair,
+  keyPem: string,
+): ClientCertificate {
+  let normalKeyPem = keyPem;
+  const last = pair.last?.deref();
+  if (last !== undefined) {
+    // The same input gave this key PEM (a new object all the same: its
+    // notAfter Date is not shared).
+    normalKeyPem = last.keyPem;
+  } else if (!pair.keyPemIsNormal) {
+    // PKCS#1, SEC1, or other PEM text: the same normalisation, no checks.
+    const key = decodePrivateKey(findPrivateKey(keyPem));
+    const pkcs8 = normalizedPkcs8(key, pair.ecPoint);
+    normalKeyPem = encodePem("PRIVATE KEY", pkcs8);
+  }
+  const cc = makeClientCertificate({
+    certPem: pair.certPem,
+    keyPem: normalKeyPem,
+    fingerprint: pair.fingerprint,
+    subject: pair.subject,
+    notAfter: pair.notAfter,
+  });
+  pair.last = new WeakRef(cc);
+  return cc;
 }
 
 function lengthPrefix(bytes: Uint8Array): Uint8Array {
