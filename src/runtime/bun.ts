@@ -198,7 +198,8 @@ function createBunTransport(
     await session.close();
   };
   return createTrackedTransport({
-    fetch: (url, init) => session.fetch(url, init),
+    fetch: (url, init, signal) =>
+      session.fetch(url, signal === undefined ? init : { ...init, signal }),
     // The first close() closes idle connections; connections busy at that
     // moment return to the pool when their request ends, so a second
     // close() after the drain is needed.

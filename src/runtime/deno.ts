@@ -254,13 +254,29 @@ function createDenoTransport(
     return Promise.resolve();
   };
   return createTrackedTransport({
-    fetch: (url, init) => fetch(url, { ...init, client } as RequestInit),
+    // One spread: the client and the transport's signal join the init.
+    fetch: (url, init, signal) =>
+      ((globalThis as any).process?.env?.KA_EXP ?? "").includes("dspread")
+        ? fetch(
+          url,
+          {
+            ...(signal === undefined ? init : { ...init, signal }),
+            client,
+          } as RequestInit,
+        )
+        : fetch(
+          url,
+          (signal === undefined
+            ? { ...init, client }
+            : { ...init, client, signal }) as RequestInit,
+        ),
     // Deno closes idle sockets at once and busy ones when their response
     // ends, so one close at retirement is enough.
     close: closeClient,
     closeDrained: () => Promise.resolve(),
     // Closing the client does not abort requests in flight: the tracked
-    // transport aborts them through their signals.
+    // transport aborts them through their signal (one per transport, shared
+    // by the requests that have no signal of their own).
     destroy: closeClient,
     destroyAborts: false,
   });

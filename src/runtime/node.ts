@@ -11,7 +11,7 @@ import { homedir } from "node:os";
 import process from "node:process";
 import type { Readable } from "node:stream";
 import { isatty } from "node:tty";
-import { Agent, buildConnector, ProxyAgent } from "undici";
+import { Agent, buildConnector, Pool, ProxyAgent } from "undici";
 import type { Dispatcher } from "undici";
 import { KubeauthError } from "../errors.ts";
 import { resolveCommand } from "./command_path.ts";
@@ -187,10 +187,24 @@ function createNodeTransport(options: TransportOptions): Transport {
     tls.cert = options.cert;
     tls.key = options.key;
   }
+  // Every pool the agent creates, so that destroy() reaches them even
+  // after close(): undici's Agent forgets its pools when it starts closing,
+  // and its destroy() then aborts nothing.
+  const pools = new Set<Pool>();
+  const factory = (origin: string | URL, opts: object): Dispatcher => {
+    for (const p of pools) if (p.destroyed) pools.delete(p);
+    const pool = new Pool(origin, opts);
+    pools.add(pool);
+    return pool;
+  };
   let dispatcher: Agent | ProxyAgent;
   if (options.proxy !== undefined) {
     if (options.serverName !== undefined) tls.servername = options.serverName;
-    dispatcher = new ProxyAgent({ uri: options.proxy, requestTls: tls });
+    dispatcher = new ProxyAgent({
+      uri: options.proxy,
+      requestTls: tls,
+      factory,
+    });
   } else if (options.serverName !== undefined) {
     // undici takes the server name from the request's host unless the
     // connector overrides it, so override it per connection.
@@ -198,11 +212,15 @@ function createNodeTransport(options: TransportOptions): Transport {
     const servername = options.serverName;
     dispatcher = new Agent({
       connect: (opts, callback) => connector({ ...opts, servername }, callback),
+      factory,
     });
   } else {
-    dispatcher = new Agent({ connect: tls });
+    dispatcher = new Agent({ connect: tls, factory });
   }
   return createTrackedTransport({
+    // Only the caller's signal, if any (destroyAborts): a signal makes
+    // Node's fetch noticeably slower (listeners, a WeakRef and a
+    // FinalizationRegistry entry per request).
     fetch: (url, init) =>
       fetch(
         url,
@@ -214,9 +232,14 @@ function createNodeTransport(options: TransportOptions): Transport {
     // once their request has ended; resolves when all are closed.
     close: () => dispatcher.close(),
     closeDrained: () => Promise.resolve(),
-    destroy: () => dispatcher.destroy(),
-    // undici ignores destroy() once close() was called, so a request still
-    // streaming at the drain deadline must be aborted through its own signal.
-    destroyAborts: false,
+    // Destroying the pools themselves errors the requests in flight (and
+    // their response bodies) and closes their sockets at once.
+    destroy: async () => {
+      await Promise.all([
+        dispatcher.destroy(),
+        ...[...pools].map((p) => p.destroy()),
+      ]);
+    },
+    destroyAborts: true,
   });
 }
