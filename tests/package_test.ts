@@ -1,7 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VERSION } from "../src/cli.ts";
@@ -34,7 +40,10 @@ test(
   () => {
     const tmp = mkdtempSync(join(tmpdir(), "kubeauth-pack-"));
     try {
-      execFileSync("node", ["scripts/build_npm.mjs"], { cwd: root, stdio: "pipe" });
+      execFileSync("node", ["scripts/build_npm.mjs"], {
+        cwd: root,
+        stdio: "pipe",
+      });
       execFileSync("npm", ["pack", "--pack-destination", tmp, "--silent"], {
         cwd: root,
         stdio: "pipe",
@@ -49,7 +58,14 @@ test(
       );
       execFileSync(
         "npm",
-        ["install", "--prefer-offline", "--no-audit", "--no-fund", "--silent", join(tmp, tgz)],
+        [
+          "install",
+          "--prefer-offline",
+          "--no-audit",
+          "--no-fund",
+          "--silent",
+          join(tmp, tgz),
+        ],
         { cwd: app, stdio: "pipe" },
       );
       const probe = `import * as m from "@kubeauth/fetch";
@@ -57,15 +73,31 @@ import * as rt from "@kubeauth/fetch/runtime";
 const a = await rt.getRuntimeAdapter();
 console.log(JSON.stringify({ fns: ["createAuthedFetch", "authedFetch", "loadKubeconfig"].map((n) => typeof m[n]), err: new m.KubeauthError("CLOSED", "x").code, adapter: a.name }));`;
       writeFileSync(join(app, "probe.mjs"), probe);
-      const node = JSON.parse(execFileSync("node", ["probe.mjs"], { cwd: app }).toString());
-      assert.deepEqual(node, { fns: ["function", "function", "function"], err: "CLOSED", adapter: "node" });
-      const bun = JSON.parse(
-        execFileSync(join(root, "node_modules", ".bin", "bun"), ["probe.mjs"], { cwd: app }).toString(),
+      const node = JSON.parse(
+        execFileSync("node", ["probe.mjs"], { cwd: app }).toString(),
       );
-      assert.deepEqual(bun, { fns: ["function", "function", "function"], err: "CLOSED", adapter: "bun" });
-      const version = execFileSync(join(app, "node_modules", ".bin", "kubeauth"), ["--version"], {
-        cwd: app,
-      }).toString();
+      assert.deepEqual(node, {
+        fns: ["function", "function", "function"],
+        err: "CLOSED",
+        adapter: "node",
+      });
+      const bun = JSON.parse(
+        execFileSync(join(root, "node_modules", ".bin", "bun"), ["probe.mjs"], {
+          cwd: app,
+        }).toString(),
+      );
+      assert.deepEqual(bun, {
+        fns: ["function", "function", "function"],
+        err: "CLOSED",
+        adapter: "bun",
+      });
+      const version = execFileSync(
+        join(app, "node_modules", ".bin", "kubeauth"),
+        ["--version"],
+        {
+          cwd: app,
+        },
+      ).toString();
       assert.equal(version.trim(), `kubeauth ${pkgJson.version}`);
     } finally {
       rmSync(tmp, { recursive: true, force: true });

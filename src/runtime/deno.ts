@@ -256,20 +256,12 @@ function createDenoTransport(
   return createTrackedTransport({
     // One spread: the client and the transport's signal join the init.
     fetch: (url, init, signal) =>
-      ((globalThis as any).process?.env?.KA_EXP ?? "").includes("dspread")
-        ? fetch(
-          url,
-          {
-            ...(signal === undefined ? init : { ...init, signal }),
-            client,
-          } as RequestInit,
-        )
-        : fetch(
-          url,
-          (signal === undefined
-            ? { ...init, client }
-            : { ...init, client, signal }) as RequestInit,
-        ),
+      fetch(
+        url,
+        (signal === undefined
+          ? { ...init, client }
+          : { ...init, client, signal }) as RequestInit,
+      ),
     // Deno closes idle sockets at once and busy ones when their response
     // ends, so one close at retirement is enough.
     close: closeClient,

@@ -160,15 +160,6 @@ function getTrackedPrototype(base: object): object {
         flight.finish();
         throw err;
       }
-      if (X.has("derived")) {
-        return result.then((v) => {
-          flight.finish();
-          return v;
-        }, (e) => {
-          flight.finish();
-          throw e;
-        });
-      }
       // The caller gets the runtime's own promise (no extra tick); this
       // side chain, registered first, ends the flight before the caller
       // resumes.
@@ -293,8 +284,6 @@ function closedError(): KubeauthError {
  * @param pool The native pool.
  * @returns The transport.
  */
-const KA_EXP: string = (globalThis as any).process?.env?.KA_EXP ?? "";
-const X = new Set(KA_EXP.split(","));
 export function createTrackedTransport(pool: NativePool): Transport {
   /** Requests started whose body has not ended (reset by destroy()). */
   let inFlight = 0;
@@ -377,26 +366,10 @@ export function createTrackedTransport(pool: NativePool): Transport {
       flight.finish();
       return res;
     }
-    if (X.has("noproto")) {
-      flight.finish();
-      return res;
-    }
-    if (
-      X.has("trackhdr") &&
-      (NULL_BODY_STATUS.has(res.status) ||
-        res.headers.get("content-length") === "0")
-    ) {
-      flight.finish();
-      return res;
-    }
     const tracked = res as TrackedResponse;
     tracked[FLIGHT] = flight;
     flight.refs = 1;
     Object.setPrototypeOf(tracked, trackedPrototypeOf(res));
-    if (X.has("fr")) {
-      watch(res, flight);
-      return tracked;
-    }
     if (unsettled.size >= SWEEP_AT) sweep();
     flight.res = res;
     unsettled.add(flight);
@@ -461,13 +434,7 @@ export function createTrackedTransport(pool: NativePool): Transport {
         pending = pool.fetch(
           url,
           init,
-          X.has("nosig")
-            ? undefined
-            : X.has("perreq1") && shared !== undefined && user == null
-            ? ((flight.controller = new AbortController()),
-              ownSignals.add(flight),
-              flight.controller.signal)
-            : user == null || shared === undefined
+          user == null || shared === undefined
             ? sharedSignal
             : ownSignal(flight, user),
         );
