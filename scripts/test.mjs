@@ -3,7 +3,7 @@
 // prints each runtime's result and ends with one line `N passed, N failed`.
 // Exit code 1 when anything failed. Usage:
 //   node scripts/test.mjs                 checks + all three runtimes
-//   node scripts/test.mjs --checks-only   deno fmt/lint/doc/publish checks only
+//   node scripts/test.mjs --checks-only   deno fmt/lint/doc/publish and tsc checks only
 //   node scripts/test.mjs --only deno,bun tests/foo_test.ts   a subset
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
@@ -98,6 +98,14 @@ if (!only) {
     "publish",
     "--dry-run",
     "--allow-dirty",
+  ]);
+  // Erasable syntax only + isolated declarations (what Node's type stripping
+  // and JSR's no-slow-types need), checked by tsc on the public entry points.
+  await check("tsc declarations", bin("tsc"), [
+    "-p",
+    "tsconfig.build.json",
+    "--outDir",
+    ".cache/tsc-check",
   ]);
 }
 
