@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { INSPECT_DENO, INSPECT_NODE } from "./runtime/inspect.ts";
 
 /** A client certificate with its key, as PEM, plus what was parsed from it. */
 export interface ClientCertificate {
@@ -83,8 +84,6 @@ export interface CredentialSource {
   close(): Promise<void>;
 }
 
-const inspectNode = Symbol.for("nodejs.util.inspect.custom");
-const inspectDeno = Symbol.for("Deno.customInspect");
 const REDACTED = "[redacted]";
 
 /** Fields accepted by {@linkcode makeCredentials}. */
@@ -158,11 +157,11 @@ class CredentialSet implements Credentials {
     return `Credentials ${JSON.stringify(this.toJSON())}`;
   }
 
-  [inspectNode](): string {
+  [INSPECT_NODE](): string {
     return this.toString();
   }
 
-  [inspectDeno](): string {
+  [INSPECT_DENO](): string {
     return this.toString();
   }
 }
@@ -229,11 +228,11 @@ class ClientCertificateImpl implements ClientCertificate {
     return `ClientCertificate ${JSON.stringify(this.toJSON())}`;
   }
 
-  [inspectNode](): string {
+  [INSPECT_NODE](): string {
     return this.toString();
   }
 
-  [inspectDeno](): string {
+  [INSPECT_DENO](): string {
     return this.toString();
   }
 }
