@@ -303,6 +303,13 @@ interface Prepared {
 
 type Init = RequestInit & { duplex?: "half" };
 
+/**
+ * How often one request may re-pick credentials or transport because a
+ * rotation overtook it (each re-pick waits for the source, so a burst of
+ * rotations settles well within this).
+ */
+const MAX_REPICKS = 8;
+
 const SCHEME = /^[a-zA-Z][a-zA-Z\d+.-]*:/;
 const NO_CREDENTIALS: Credentials = makeCredentials({});
 const BODY_HEADERS = [
@@ -368,7 +375,7 @@ function bind(
       // were overtaken while this request waited. Take the current ones.
       const fresh = await source.get(signal ?? undefined);
       if (closing !== undefined) throw closedError();
-      gen = fresh === creds || attempt >= 2
+      gen = fresh === creds || attempt >= MAX_REPICKS
         ? registry.adopt(fresh.clientCertificate)
         : registry.select(fresh.clientCertificate);
       creds = fresh;
@@ -499,7 +506,7 @@ function bind(
         // retired between the pick and the send): try the current one. A
         // destroyed transport aborted a request already sent: report it.
         if (
-          attempt >= 2 || !isClosedError(err) || b.gen.destroyed ||
+          attempt >= MAX_REPICKS || !isClosedError(err) || b.gen.destroyed ||
           (p.stream && !unusedStream(p.body))
         ) throw err;
         state.b = p.callerAuth ? passthroughBinding() : await acquire(p.signal);
