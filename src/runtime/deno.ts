@@ -254,7 +254,7 @@ function createDenoTransport(
     return Promise.resolve();
   };
   return createTrackedTransport({
-    // One spread: the client and the transport's signal join the init.
+    // One spread: the client and the request's signal join the init.
     fetch: (url, init, signal) =>
       fetch(
         url,
@@ -267,9 +267,12 @@ function createDenoTransport(
     close: closeClient,
     closeDrained: () => Promise.resolve(),
     // Closing the client does not abort requests in flight: the tracked
-    // transport aborts them through their signal (one per transport, shared
-    // by the requests that have no signal of their own).
+    // transport aborts them through their signals, one per request: Deno
+    // makes each fetch's signal a dependent of the one given, recorded by
+    // weak reference in the given signal until a GC prunes it, so one
+    // long-lived shared signal measured slower than a fresh controller per
+    // request.
     destroy: closeClient,
-    destroyAborts: false,
+    abort: "per-request",
   });
 }

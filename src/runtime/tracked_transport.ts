@@ -7,13 +7,18 @@
  * A request is in flight from `fetch()` until its response body has been
  * read to the end, cancelled, or has failed (`text()`, `json()`… and the
  * `body` stream all count). Responses without a body (HEAD, 204, 304,
- * `content-length: 0`) end at once. A response dropped unread stays in
- * flight until the garbage collector takes it, so `close()` may wait for
- * it: whoever closes should `destroy()` after a deadline.
+ * `content-length: 0`) count as ended as soon as anyone looks (`inFlight`,
+ * `close()`). A response dropped unread stays in flight until the garbage
+ * collector takes it, so `close()` may wait for it: whoever closes should
+ * `destroy()` after a deadline.
  *
- * Tracking costs about 2 µs per request (Deno, Bun) and 5–10 µs (Node):
- * one prototype switch per response, no wrapped stream unless `body` itself
- * is read.
+ * Per request this costs one prototype switch on the response, one entry
+ * in a small set while its body is unread, and one promise reaction on the
+ * body consumer; the body stream is wrapped only when `body` itself is
+ * read, and the garbage collector watches a response only when several
+ * are left unread at once or someone looks. How destroy() reaches the
+ * requests in flight (the pool itself, one shared signal, or a signal per
+ * request) is each adapter's choice: see {@linkcode NativePool.abort}.
  *
  * @module
  */
@@ -46,14 +51,20 @@ export interface NativePool {
   /** Closes every connection now. */
   destroy(): Promise<void>;
   /**
-   * True when {@linkcode NativePool.destroy} itself aborts the requests in
-   * flight (and their response bodies), even after
-   * {@linkcode NativePool.close}: requests then carry only the caller's
-   * signal. When false, every request carries a signal that `destroy()`
-   * aborts: one signal shared by the transport's requests, or a signal of
-   * its own that also follows the caller's.
+   * How destroy() aborts the requests in flight (and their response
+   * bodies):
+   * - `"pool"`: {@linkcode NativePool.destroy} itself does, even after
+   *   {@linkcode NativePool.close}; requests carry no signal of ours.
+   * - `"shared"`: requests carry one signal of the transport's, which
+   *   destroy() aborts.
+   * - `"per-request"`: each request carries a signal of its own (where
+   *   following one long-lived signal costs the runtime more than a fresh
+   *   controller per request).
+   *
+   * Whatever the mode, a request with the caller's signal gets a signal of
+   * its own that follows the caller's.
    */
-  destroyAborts: boolean;
+  abort: "pool" | "shared" | "per-request";
 }
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -82,7 +93,10 @@ interface Flight {
   res: Response | undefined;
   /** A holder of the body was registered in {@linkcode collected}. */
   watched: boolean;
-  /** Its own controller, when the caller passed a signal (else undefined). */
+  /**
+   * Its own controller (a caller's signal, or the "per-request" mode), else
+   * `undefined`.
+   */
   controller: AbortController | undefined;
   userSignal: AbortSignal | undefined;
   onUserAbort: (() => void) | undefined;
@@ -276,7 +290,7 @@ function closedError(): KubeauthError {
  *   close: () => Promise.resolve(),
  *   closeDrained: () => Promise.resolve(),
  *   destroy: () => Promise.resolve(),
- *   destroyAborts: false,
+ *   abort: "shared",
  * });
  * await transport.close();
  * ```
@@ -296,10 +310,11 @@ export function createTrackedTransport(pool: NativePool): Transport {
    * path (each cost ~1 µs per request).
    */
   const unsettled = new Set<Flight>();
-  /** Flights with a controller of their own (the caller passed a signal). */
+  /** Flights with a controller of their own, which destroy() aborts. */
   const ownSignals = new Set<Flight>();
-  /** Aborts every request without a signal of its own, on destroy(). */
-  const shared = pool.destroyAborts ? undefined : new AbortController();
+  const mode = pool.abort;
+  /** "shared" mode: aborts every request without a signal of its own. */
+  const shared = mode === "shared" ? new AbortController() : undefined;
   const sharedSignal = shared?.signal;
   let closed = false;
   let closing: Promise<void> | undefined;
@@ -396,13 +411,17 @@ export function createTrackedTransport(pool: NativePool): Transport {
   }
 
   /**
-   * A signal of its own for a request whose caller passed `user`: it
-   * follows `user`, and destroy() aborts it.
+   * A signal of its own for a request, which destroy() aborts; it follows
+   * the caller's signal `user`, if any.
    */
-  function ownSignal(flight: Flight, user: AbortSignal): AbortSignal {
+  function ownSignal(
+    flight: Flight,
+    user: AbortSignal | null | undefined,
+  ): AbortSignal {
     const controller = new AbortController();
     flight.controller = controller;
     ownSignals.add(flight);
+    if (user == null) return controller.signal;
     if (user.aborted) controller.abort(user.reason);
     else {
       flight.userSignal = user;
@@ -434,8 +453,8 @@ export function createTrackedTransport(pool: NativePool): Transport {
         pending = pool.fetch(
           url,
           init,
-          user == null || shared === undefined
-            ? sharedSignal
+          user == null && mode !== "per-request"
+            ? sharedSignal // undefined in "pool" mode
             : ownSignal(flight, user),
         );
       } catch (err) {
