@@ -19,17 +19,75 @@
  *
  * @module
  */
-export * from "./src/authed_fetch.ts";
-export * from "./src/credential_source.ts";
-export * from "./src/errors.ts";
-export * from "./src/credentials.ts";
-export * from "./src/kubeconfig/mod.ts";
+
+// The fetch client.
+export { authedFetch, createAuthedFetch } from "./src/fetch/authed_fetch.ts";
+export type {
+  AuthedFetch,
+  AuthedFetchEvent,
+  AuthedFetchOptions,
+} from "./src/fetch/authed_fetch.ts";
+export type { TransportEvent } from "./src/fetch/connection_registry.ts";
+export { createCredentialSource } from "./src/fetch/credential_source.ts";
+export type { CredentialSourceOptions } from "./src/fetch/credential_source.ts";
+
+// Errors.
 export {
-  parseCertificatePem,
-  parseClientCertificate,
-} from "./src/exec/x509.ts";
-export type { CertificateInfo } from "./src/exec/x509.ts";
+  ExecPluginError,
+  KubeauthError,
+  KubeconfigError,
+} from "./src/errors.ts";
+export type {
+  ExecPluginErrorOptions,
+  KubeauthErrorCode,
+  KubeauthErrorOptions,
+  KubeconfigErrorOptions,
+} from "./src/errors.ts";
+
+// Credentials and their sources.
+export { makeCredentials } from "./src/credentials/credentials.ts";
+export type {
+  ClientCertificate,
+  CredentialFields,
+  Credentials,
+  CredentialSource,
+  CredentialSourceKind,
+  UnauthorizedResponse,
+} from "./src/credentials/credentials.ts";
+export { parseClientCertificate } from "./src/tls/x509.ts";
+
+// Exec credential plugins.
 export { getExecAuthenticator } from "./src/exec/authenticator.ts";
 export type { ExecAuthenticatorOptions } from "./src/exec/authenticator.ts";
 export type { ExecEvent, ExecEventListener } from "./src/exec/events.ts";
-export type { TransportEvent } from "./src/connection_registry.ts";
+
+// TLS material.
+export { parseCertificatePem } from "./src/tls/x509.ts";
+export type { CertificateInfo } from "./src/tls/x509.ts";
+
+// Kubeconfig.
+export {
+  EXEC_CLUSTER_EXTENSION,
+  loadInClusterConfig,
+  loadKubeconfig,
+  resolveContext,
+  resolveDefaultContext,
+  SERVICE_ACCOUNT_DIR,
+} from "./src/kubeconfig/mod.ts";
+export type {
+  AuthInfoConfig,
+  ClusterConfig,
+  ContextConfig,
+  ExecConfig,
+  ExecEnvVar,
+  InClusterOptions,
+  Kubeconfig,
+  LoadKubeconfigOptions,
+  NamedExtension,
+  ResolveContextOptions,
+  ResolvedCluster,
+  ResolvedContext,
+  ResolveDefaultContextOptions,
+  ResolvedExecConfig,
+  ResolvedUser,
+} from "./src/kubeconfig/mod.ts";

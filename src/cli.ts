@@ -17,9 +17,9 @@
  *
  * @module
  */
-import { createAuthedFetch } from "./authed_fetch.ts";
-import type { AuthedFetch } from "./authed_fetch.ts";
-import { createCredentialSource } from "./credential_source.ts";
+import { createAuthedFetch } from "./fetch/authed_fetch.ts";
+import type { AuthedFetch } from "./fetch/authed_fetch.ts";
+import { createCredentialSource } from "./fetch/credential_source.ts";
 import { KubeauthError } from "./errors.ts";
 import { resolveDefaultContext } from "./kubeconfig/mod.ts";
 import { getProcessIo } from "./runtime/process_io.ts";

@@ -1,7 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createAuthedFetch } from "../src/authed_fetch.ts";
-import { makeCredentials } from "../src/credentials.ts";
+import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
+import { makeCredentials } from "../src/credentials/credentials.ts";
 import { KubeauthError } from "../src/errors.ts";
 import {
   demoPluginExec,
@@ -9,13 +9,13 @@ import {
   pluginRuns,
   startCluster,
   writeKubeconfig,
-} from "./_harness.ts";
-import type { TestCluster } from "./_harness.ts";
+} from "./support/harness.ts";
+import type { TestCluster } from "./support/harness.ts";
 import {
   kubeconfigFor,
   pollUntil,
   TestSource,
-} from "./_authed_fetch_support.ts";
+} from "./support/authed_fetch.ts";
 
 let cluster: TestCluster;
 

@@ -1,16 +1,16 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createAuthedFetch } from "../src/authed_fetch.ts";
-import type { AuthedFetch } from "../src/authed_fetch.ts";
+import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
+import type { AuthedFetch } from "../src/fetch/authed_fetch.ts";
 import { KubeauthError } from "../src/errors.ts";
-import { startCluster } from "./_harness.ts";
-import type { TestCluster } from "./_harness.ts";
+import { startCluster } from "./support/harness.ts";
+import type { TestCluster } from "./support/harness.ts";
 import {
   kubeconfigFor,
   LineReader,
   serverSaw,
   TestSource,
-} from "./_authed_fetch_support.ts";
+} from "./support/authed_fetch.ts";
 
 const TOKEN = "http-test-token-SECRET";
 let cluster: TestCluster;

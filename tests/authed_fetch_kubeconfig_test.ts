@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { issueCertificate } from "../scripts/demo/pki.ts";
-import { authedFetch, createAuthedFetch } from "../src/authed_fetch.ts";
-import { createCredentialSource } from "../src/credential_source.ts";
+import { issueCertificate } from "./support/pki.ts";
+import { authedFetch, createAuthedFetch } from "../src/fetch/authed_fetch.ts";
+import { createCredentialSource } from "../src/fetch/credential_source.ts";
 import { KubeauthError } from "../src/errors.ts";
 import { resolveDefaultContext } from "../src/kubeconfig/mod.ts";
 import { getRuntimeAdapter } from "../src/runtime/mod.ts";
@@ -16,9 +16,9 @@ import {
   pluginRuns,
   startCluster,
   writeKubeconfig,
-} from "./_harness.ts";
-import type { TestCluster } from "./_harness.ts";
-import { kubeconfigFor } from "./_authed_fetch_support.ts";
+} from "./support/harness.ts";
+import type { TestCluster } from "./support/harness.ts";
+import { kubeconfigFor } from "./support/authed_fetch.ts";
 
 let cluster: TestCluster;
 let dir: { path: string; remove(): Promise<void> };

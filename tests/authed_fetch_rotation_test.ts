@@ -1,15 +1,15 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createAuthedFetch } from "../src/authed_fetch.ts";
-import type { AuthedFetchEvent } from "../src/authed_fetch.ts";
+import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
+import type { AuthedFetchEvent } from "../src/fetch/authed_fetch.ts";
 import {
   demoPluginExec,
   makeTempDir,
   pluginRuns,
   startCluster,
   writeKubeconfig,
-} from "./_harness.ts";
-import type { TestCluster } from "./_harness.ts";
+} from "./support/harness.ts";
+import type { TestCluster } from "./support/harness.ts";
 import {
   clientCert,
   EventLog,
@@ -17,7 +17,7 @@ import {
   LineReader,
   serverSaw,
   TestSource,
-} from "./_authed_fetch_support.ts";
+} from "./support/authed_fetch.ts";
 
 let cluster: TestCluster;
 

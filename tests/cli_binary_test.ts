@@ -1,4 +1,4 @@
-// The Bun single executable (scripts/build_bin.ts → `bun build --compile
+// The Bun single executable (scripts/build/bin.ts → `bun build --compile
 // src/cli.ts`): builds it once into a temp dir (a fraction of a second) and
 // runs it against the fake API server.
 import { after, before, describe, test } from "node:test";
@@ -13,8 +13,8 @@ import {
   repoPath,
   startCluster,
   writeKubeconfig,
-} from "./_harness.ts";
-import type { TestCluster } from "./_harness.ts";
+} from "./support/harness.ts";
+import type { TestCluster } from "./support/harness.ts";
 
 interface Run {
   code: number;
@@ -70,7 +70,7 @@ describe("compiled Bun executable (dist/kubeauth)", () => {
     bin = join(tmp.path, "kubeauth");
     const built = await run(
       BUN,
-      [repoPath("scripts", "build_bin.ts"), "--outfile", bin],
+      [repoPath("scripts", "build", "bin.ts"), "--outfile", bin],
       120_000,
     );
     assert.equal(

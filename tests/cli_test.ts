@@ -14,9 +14,9 @@ import {
   startCluster,
   type TestCluster,
   writeKubeconfig as writeKubeconfigIn,
-} from "./_harness.ts";
-import { execProbe, probeCommand } from "./_runtime_probe.ts";
-import { kubeconfigFor } from "./_authed_fetch_support.ts";
+} from "./support/harness.ts";
+import { execProbe, probeCommand } from "./support/runtime_probe.ts";
+import { kubeconfigFor } from "./support/authed_fetch.ts";
 import { detectRuntime } from "../src/runtime/detect.ts";
 
 const TOKEN = "cli-token-0123456789abcdef";

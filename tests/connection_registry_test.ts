@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionRegistry } from "../src/connection_registry.ts";
-import type { TransportEvent } from "../src/connection_registry.ts";
-import { makeClientCertificate } from "../src/credentials.ts";
-import type { ClientCertificate } from "../src/credentials.ts";
+import { ConnectionRegistry } from "../src/fetch/connection_registry.ts";
+import type { TransportEvent } from "../src/fetch/connection_registry.ts";
+import { makeClientCertificate } from "../src/credentials/credentials.ts";
+import type { ClientCertificate } from "../src/credentials/credentials.ts";
 import { KubeauthError } from "../src/errors.ts";
 import type { Transport, TransportOptions } from "../src/runtime/types.ts";
 

@@ -1,7 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { makeClientCertificate, makeCredentials } from "../src/credentials.ts";
+import {
+  makeClientCertificate,
+  makeCredentials,
+} from "../src/credentials/credentials.ts";
 
 test("makeCredentials() hides token, password and key from every printer", () => {
   const cc = makeClientCertificate({

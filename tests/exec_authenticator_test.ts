@@ -34,7 +34,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import type { Credentials } from "../src/credentials.ts";
+import type { Credentials } from "../src/credentials/credentials.ts";
 import { ExecPluginError, KubeauthError } from "../src/errors.ts";
 import {
   ExecAuthenticator,

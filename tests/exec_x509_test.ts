@@ -13,8 +13,8 @@ import { KubeauthError } from "../src/errors.ts";
 import {
   parseCertificatePem,
   parseClientCertificate,
-} from "../src/exec/x509.ts";
-import { sha256 } from "../src/exec/sha256.ts";
+} from "../src/tls/x509.ts";
+import { sha256 } from "../src/tls/sha256.ts";
 import {
   compareKeys,
   decodePrivateKey,
@@ -22,8 +22,8 @@ import {
   parseSpki,
   type PublicKey,
   verifyPrivateKey,
-} from "../src/exec/keys.ts";
-import { decodePem, encodePem } from "../src/exec/pem.ts";
+} from "../src/tls/keys.ts";
+import { decodePem, encodePem } from "../src/tls/pem.ts";
 
 let dir = "";
 const read = (name: string) => readFileSync(join(dir, name), "utf8");

@@ -18,17 +18,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { dump as dumpYaml } from "js-yaml";
-import { createCa, issueCertificate } from "../scripts/demo/pki.ts";
-import { createAuthedFetch } from "../src/authed_fetch.ts";
-import { createCredentialSource } from "../src/credential_source.ts";
-import type { Credentials } from "../src/credentials.ts";
+import { createCa, issueCertificate } from "./support/pki.ts";
+import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
+import { createCredentialSource } from "../src/fetch/credential_source.ts";
+import type { Credentials } from "../src/credentials/credentials.ts";
 import { KubeauthError } from "../src/errors.ts";
 import {
   decodeExecCredential,
   EXEC_API_VERSIONS,
   type ExecApiVersion,
 } from "../src/exec/protocol.ts";
-import { parseClientCertificate } from "../src/exec/x509.ts";
+import { parseClientCertificate } from "../src/tls/x509.ts";
 import { resolveDefaultContext } from "../src/kubeconfig/mod.ts";
 import type { RuntimeAdapter, Transport } from "../src/runtime/types.ts";
 import { SpawnError } from "../src/runtime/types.ts";

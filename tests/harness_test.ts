@@ -1,5 +1,5 @@
 // Tests of the shared test infrastructure: scripts/demo/pki.ts,
-// scripts/demo/cluster_server.mjs, scripts/demo/plugin.ts, tests/_harness.ts.
+// tests/support/cluster_server.mjs, tests/support/plugin.ts, tests/support/harness.ts.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
@@ -7,8 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import { join } from "node:path";
 import process from "node:process";
-import { createCa, issueCertificate, loadCa } from "../scripts/demo/pki.ts";
-import type { KeyFormat, KeyType } from "../scripts/demo/pki.ts";
+import { createCa, issueCertificate, loadCa } from "./support/pki.ts";
+import type { KeyFormat, KeyType } from "./support/pki.ts";
 import {
   BUN,
   demoPluginExec,
@@ -21,8 +21,8 @@ import {
   repoPath,
   startCluster,
   writeKubeconfig,
-} from "./_harness.ts";
-import type { TestCluster } from "./_harness.ts";
+} from "./support/harness.ts";
+import type { TestCluster } from "./support/harness.ts";
 
 function openssl(args: string[], input?: string): string {
   return execFileSync("openssl", args, {

@@ -5,13 +5,13 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { loadInClusterConfig } from "../src/kubeconfig/in_cluster.ts";
 import { resolveDefaultContext } from "../src/kubeconfig/default_context.ts";
-import { createStaticCredentialSource } from "../src/kubeconfig/static_sources.ts";
+import { createStaticCredentialSource } from "../src/credentials/static_sources.ts";
 import {
   fixture,
   fsAdapter,
   rejection,
   tempDir,
-} from "./kubeconfig_helpers.ts";
+} from "./support/kubeconfig.ts";
 
 const CA = readFileSync(fixture("certs/ca.crt"), "utf8");
 const IN_CLUSTER_ENV = {

@@ -16,7 +16,7 @@ import {
   fsAdapter,
   rejection,
   tempDir,
-} from "./kubeconfig_helpers.ts";
+} from "./support/kubeconfig.ts";
 
 const MERGE_LIST = [
   fixture("merge/first/config"),

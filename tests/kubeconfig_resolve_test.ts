@@ -10,7 +10,7 @@ import {
   FIXTURES,
   fsAdapter,
   rejection,
-} from "./kubeconfig_helpers.ts";
+} from "./support/kubeconfig.ts";
 
 const adapter = fsAdapter();
 const CA = readFileSync(fixture("certs/ca.crt"), "utf8");

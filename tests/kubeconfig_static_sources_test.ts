@@ -5,17 +5,17 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { loadKubeconfig } from "../src/kubeconfig/load.ts";
 import { resolveContext } from "../src/kubeconfig/resolve.ts";
-import { createStaticCredentialSource } from "../src/kubeconfig/static_sources.ts";
+import { createStaticCredentialSource } from "../src/credentials/static_sources.ts";
 import { unsupportedAuthProviderError } from "../src/kubeconfig/auth_provider.ts";
 import type { ResolvedUser } from "../src/kubeconfig/types.ts";
-import type { CredentialSource } from "../src/credentials.ts";
+import type { CredentialSource } from "../src/credentials/credentials.ts";
 import { KubeconfigError } from "../src/errors.ts";
 import {
   fixture,
   fsAdapter,
   rejection,
   tempDir,
-} from "./kubeconfig_helpers.ts";
+} from "./support/kubeconfig.ts";
 
 const adapter = fsAdapter();
 const UNAUTHORIZED = { code: 401, header: {} };

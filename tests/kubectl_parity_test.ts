@@ -32,11 +32,11 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { issueCertificate } from "../scripts/demo/pki.ts";
+import { issueCertificate } from "./support/pki.ts";
 import { detectRuntime } from "../src/runtime/detect.ts";
-import { makeTempDir, startCluster } from "./_harness.ts";
-import type { RequestRecord, TestCluster } from "./_harness.ts";
-import { probeCommand } from "./_runtime_probe.ts";
+import { makeTempDir, startCluster } from "./support/harness.ts";
+import type { RequestRecord, TestCluster } from "./support/harness.ts";
+import { probeCommand } from "./support/runtime_probe.ts";
 
 const ROOT = process.cwd();
 const PLUGIN = join(ROOT, "testdata", "plugins", "parity_plugin.sh");

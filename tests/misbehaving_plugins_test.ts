@@ -25,13 +25,16 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { createAuthedFetch } from "../src/authed_fetch.ts";
-import type { AuthedFetch, AuthedFetchEvent } from "../src/authed_fetch.ts";
+import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
+import type {
+  AuthedFetch,
+  AuthedFetchEvent,
+} from "../src/fetch/authed_fetch.ts";
 import { KubeauthError } from "../src/errors.ts";
 import { getRuntimeAdapter } from "../src/runtime/mod.ts";
 import type { RuntimeAdapter } from "../src/runtime/types.ts";
-import { makeTempDir, startCluster } from "./_harness.ts";
-import type { TestCluster } from "./_harness.ts";
+import { makeTempDir, startCluster } from "./support/harness.ts";
+import type { TestCluster } from "./support/harness.ts";
 
 const ROOT = process.cwd();
 const PLUGIN = join(ROOT, "testdata", "plugins", "rel_misbehave.sh");

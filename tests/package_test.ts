@@ -40,7 +40,7 @@ test(
   () => {
     const tmp = mkdtempSync(join(tmpdir(), "kubeauth-pack-"));
     try {
-      execFileSync("node", ["scripts/build_npm.mjs"], {
+      execFileSync("node", ["scripts/build/npm.mjs"], {
         cwd: root,
         stdio: "pipe",
       });

@@ -20,15 +20,15 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { setImmediate } from "node:timers";
-import { createCa, issueCertificate } from "../scripts/demo/pki.ts";
-import { createAuthedFetch } from "../src/authed_fetch.ts";
+import { createCa, issueCertificate } from "./support/pki.ts";
+import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
 import {
   type ClientCertificate,
   type Credentials,
   type CredentialSource,
   makeClientCertificate,
   makeCredentials,
-} from "../src/credentials.ts";
+} from "../src/credentials/credentials.ts";
 import { KubeauthError } from "../src/errors.ts";
 import { getRuntimeAdapter } from "../src/runtime/mod.ts";
 import type {
@@ -36,8 +36,8 @@ import type {
   Transport,
   TransportOptions,
 } from "../src/runtime/types.ts";
-import { startCluster } from "./_harness.ts";
-import type { TestCluster } from "./_harness.ts";
+import { startCluster } from "./support/harness.ts";
+import type { TestCluster } from "./support/harness.ts";
 
 const POOL = 20;
 const ROTATIONS = 5000;

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import process from "node:process";
 import { getRuntimeAdapter } from "../src/runtime/mod.ts";
-import { execProbe, probeCommand, runProbe } from "./_runtime_probe.ts";
+import { execProbe, probeCommand, runProbe } from "./support/runtime_probe.ts";
 
 const fixture = (name: string) =>
   join(process.cwd(), "testdata", "spawn", name);

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { getRuntimeAdapter, SpawnError } from "../src/runtime/mod.ts";
-import { runProbe } from "./_runtime_probe.ts";
+import { runProbe } from "./support/runtime_probe.ts";
 import type { ChildProcess, SpawnOptions } from "../src/runtime/mod.ts";
 
 const root = process.cwd();

@@ -8,9 +8,9 @@ import type { Socket } from "node:net";
 import { KubeauthError } from "../src/errors.ts";
 import { getRuntimeAdapter } from "../src/runtime/mod.ts";
 import type { RuntimeAdapter, Transport } from "../src/runtime/mod.ts";
-import { issueCertificate } from "../scripts/demo/pki.ts";
-import { startCluster } from "./_harness.ts";
-import type { TestCluster } from "./_harness.ts";
+import { issueCertificate } from "./support/pki.ts";
+import { startCluster } from "./support/harness.ts";
+import type { TestCluster } from "./support/harness.ts";
 
 let cluster: TestCluster;
 let adapter: RuntimeAdapter;

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { TestCluster } from "./cluster.ts";
+import type { TestCluster } from "../../tests/support/cluster.ts";
 
 /** `demo-user-7` → 7; anything else (null included) → 0. */
 export function cnNumber(cn: string | null | undefined): number {

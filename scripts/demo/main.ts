@@ -39,8 +39,8 @@ import {
   pluginRuns,
   startCluster,
   writeKubeconfig,
-} from "./cluster.ts";
-import type { ServerEvent, TestCluster } from "./cluster.ts";
+} from "../../tests/support/cluster.ts";
+import type { ServerEvent, TestCluster } from "../../tests/support/cluster.ts";
 import { cnOf, RotationAudit } from "./audit.ts";
 import type { AuditResult } from "./audit.ts";
 

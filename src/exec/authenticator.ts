@@ -12,8 +12,8 @@ import type {
   Credentials,
   CredentialSource,
   UnauthorizedResponse,
-} from "../credentials.ts";
-import { makeCredentials } from "../credentials.ts";
+} from "../credentials/credentials.ts";
+import { makeCredentials } from "../credentials/credentials.ts";
 import { ExecPluginError, KubeauthError } from "../errors.ts";
 import type { ExecConfig, ResolvedCluster } from "../kubeconfig/types.ts";
 import { getRuntimeAdapter } from "../runtime/mod.ts";
@@ -31,8 +31,8 @@ import {
   DEFAULT_TIMEOUT_MS,
   runExecPlugin,
 } from "./runner.ts";
-import { parseClientCertificate } from "./x509.ts";
-import { withSignal } from "../abortable.ts";
+import { parseClientCertificate } from "../tls/x509.ts";
+import { withSignal } from "../credentials/abortable.ts";
 
 /** Options of an exec credential source. */
 export interface ExecAuthenticatorOptions {

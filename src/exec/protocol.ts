@@ -8,10 +8,11 @@
  * @module
  */
 import { CORE_SCHEMA, load as loadYaml } from "js-yaml";
-import type { UnauthorizedResponse } from "../credentials.ts";
+import type { UnauthorizedResponse } from "../credentials/credentials.ts";
 import { KubeauthError } from "../errors.ts";
 import type { ResolvedCluster } from "../kubeconfig/types.ts";
-import { encodeBase64 } from "./base64.ts";
+import { encodeBase64 } from "../tls/base64.ts";
+import { badTokenCharacter } from "../credentials/token.ts";
 
 /** The API group of ExecCredential. */
 export const EXEC_API_GROUP: string = "client.authentication.k8s.io";
@@ -275,37 +276,6 @@ export function decodeExecCredential(
     out.expirationTimestamp = status.expirationTimestamp;
   }
   return out;
-}
-
-/**
- * Finds the first character of a token that no fetch can send in an
- * `Authorization` header (CR, LF, other control characters, anything outside
- * Latin-1). Says what it is and where, never the token itself.
- *
- * @example Usage
- * ```ts ignore
- * badTokenCharacter("abc\ndef"); // { what: "a line feed (LF)", index: 3 }
- * ```
- *
- * @param token The token to check.
- * @returns What the bad character is and its index, or `undefined`.
- */
-export function badTokenCharacter(
-  token: string,
-): { what: string; index: number } | undefined {
-  // deno-lint-ignore no-control-regex
-  const m = /[\u0000-\u0008\u000a-\u001f\u007f\u0100-\uffff]/.exec(token);
-  if (!m) return undefined;
-  const c = m[0];
-  const code = c.charCodeAt(0);
-  const what = c === "\r"
-    ? "a carriage return (CR)"
-    : c === "\n"
-    ? "a line feed (LF)"
-    : code < 0x20 || code === 0x7f
-    ? "a control character"
-    : "a character outside Latin-1";
-  return { what, index: m.index };
 }
 
 type Doc = Record<string, unknown>;

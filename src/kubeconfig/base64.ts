@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { decodeBase64 as decodeLoose } from "../exec/base64.ts";
+import { decodeBase64 as decodeLoose } from "../tls/base64.ts";
 
 const STRICT =
   /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

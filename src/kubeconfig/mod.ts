@@ -1,12 +1,12 @@
 /**
- * Kubeconfig loading and resolution, static credentials and in-cluster
- * configuration.
+ * Kubeconfig loading, merging and resolution, and in-cluster configuration:
+ * data only, no credentials are obtained here.
  *
  * @example Usage
  * ```ts ignore
- * import { loadKubeconfig, resolveContext, createStaticCredentialSource } from "./mod.ts";
+ * import { loadKubeconfig, resolveContext } from "./mod.ts";
  * const ctx = await resolveContext(await loadKubeconfig(), { context: "dev" });
- * const source = createStaticCredentialSource(ctx.user); // null for exec users
+ * console.log(ctx.cluster.server, ctx.user.name);
  * ```
  *
  * @module
@@ -27,8 +27,4 @@ export {
   resolveDefaultContext,
   type ResolveDefaultContextOptions,
 } from "./default_context.ts";
-export {
-  createStaticCredentialSource,
-  type StaticCredentialSourceOptions,
-} from "./static_sources.ts";
 export { unsupportedAuthProviderError } from "./auth_provider.ts";

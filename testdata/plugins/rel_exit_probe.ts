@@ -12,7 +12,10 @@
 // Prints one line of JSON, then returns from the top level.
 import { existsSync } from "node:fs";
 import process from "node:process";
-import { authedFetch, createAuthedFetch } from "../../src/authed_fetch.ts";
+import {
+  authedFetch,
+  createAuthedFetch,
+} from "../../src/fetch/authed_fetch.ts";
 
 const [mode, kubeconfig, hanging, pidFile] = process.argv.slice(2);
 const out: Record<string, unknown> = { mode };

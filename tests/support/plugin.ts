@@ -2,7 +2,7 @@
  * The demo exec credential plugin (a real process, run by Bun):
  *
  * ```sh
- * bun scripts/demo/plugin.ts --state-dir D --ca-dir C [--mode cert|token|both]
+ * bun tests/support/plugin.ts --state-dir D --ca-dir C [--mode cert|token|both]
  *     [--ttl 3600] [--token-prefix demo-token]
  *     [--delay-ms N] [--exit-code N] [--no-expiry] [--expiry-ms N] [--silent]
  * ```
@@ -15,7 +15,7 @@
  *   the CA in `C/ca.crt` + `C/ca.key`, valid for ttl seconds;
  * - mode token/both: the token `<prefix>-<n>`, also appended as
  *   `<token> demo-user-<n>` to `D/tokens` (the cluster accepts it only once a
- *   test registers it: see `demoTokens()` in tests/_harness.ts);
+ *   test registers it: see `demoTokens()` in tests/support/harness.ts);
  * - `expirationTimestamp` = now + ttl (RFC 3339), unless `--no-expiry`;
  *   `--expiry-ms N` makes it now + N ms instead, with millisecond precision
  *   (the certificate stays valid for ttl): credentials that rotate faster

@@ -4,18 +4,18 @@
 // (ratios first, then the raw numbers) with the machine it ran on, and writes
 // everything to .cache/bench-results.json. About 2–4 minutes on 2 cores.
 //
-//   node scripts/bench.mjs [--only hot,cold,storm,soak,exec,client-node,cli]
+//   node scripts/bench/main.mjs [--only hot,cold,storm,soak,exec,client-node,cli]
 //                          [--runtimes deno,bun,node] [--quick]
 //
 // 1 hot    sequential keep-alive requests, kubeauth vs the runtime's raw fetch
 // 2 cold   500 concurrent requests on an empty credential cache
 // 3 storm  token revoked under 500 concurrent requests
 // 4 soak   a new client certificate every 200 ms, 16 requests in flight, 5 s
-// 5 exec   plugin acquisition vs bare spawn (scripts/bench_exec.ts)
+// 5 exec   plugin acquisition vs bare spawn (scripts/bench/exec.ts)
 // 6 client-node  kubeauth vs @kubernetes/client-node on Node
 // 7 cli    `kubeauth fetch /version` per process vs `kubectl get --raw`
 //
-// The per-runtime scripts are scripts/bench_*.ts: Deno and Bun run them as
+// The per-runtime scripts are scripts/bench/*.ts: Deno and Bun run them as
 // they are; Node runs esbuild bundles written to .cache/bench/. Every server
 // and child process is local (127.0.0.1) and stops by itself.
 import { spawn, spawnSync } from "node:child_process";
@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 
-const root = resolve(import.meta.dirname, "..");
+const root = resolve(import.meta.dirname, "..", "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const cacheDir = join(root, ".cache", "bench");
 const resultsFile = join(root, ".cache", "bench-results.json");
@@ -112,7 +112,7 @@ async function esbuild(entry, outfile, extra = []) {
 
 /** The command that runs a bench script on a runtime. */
 function command(runtime, script) {
-  const name = script.replace(/^scripts\//, "").replace(/\.ts$/, "");
+  const name = "bench_" + script.replace(/^.*\//, "").replace(/\.ts$/, "");
   if (runtime === "deno") return [bin("deno"), ["run", "-A", script]];
   if (runtime === "bun") return [bin("bun"), [script]];
   return [process.execPath, [join(cacheDir, `${name}.mjs`)]];
@@ -151,28 +151,28 @@ console.log("");
 // ---------------------------------------------------------------- build
 
 mkdirSync(cacheDir, { recursive: true });
-const hasExecBench = existsSync(join(root, "scripts", "bench_exec.ts"));
+const hasExecBench = existsSync(join(root, "scripts", "bench", "exec.ts"));
 const needNode = runtimes.includes("node");
 process.stderr.write(dim("building Node bundles and the Bun executable…\n"));
 if (needNode && ["hot", "cold", "storm", "soak"].some((s) => only.has(s))) {
   await esbuild(
-    "scripts/bench_runtime.ts",
+    "scripts/bench/runtime.ts",
     join(cacheDir, "bench_runtime.mjs"),
   );
 }
 if (needNode && only.has("exec") && hasExecBench) {
-  await esbuild("scripts/bench_exec.ts", join(cacheDir, "bench_exec.mjs"));
+  await esbuild("scripts/bench/exec.ts", join(cacheDir, "bench_exec.mjs"));
 }
 if (only.has("client-node")) {
   await esbuild(
-    "scripts/bench_client_node.ts",
+    "scripts/bench/client_node.ts",
     join(cacheDir, "bench_client_node.mjs"),
   );
 }
 let compiled = null;
 let nodeCli = null;
 if (only.has("cli")) {
-  await esbuild("scripts/bench_cli.ts", join(cacheDir, "bench_cli.mjs"));
+  await esbuild("scripts/bench/cli.ts", join(cacheDir, "bench_cli.mjs"));
   // The npm package's bin does this: run main() and exit with its code.
   const entry = join(cacheDir, "kubeauth_cli_entry.ts");
   writeFileSync(
@@ -183,7 +183,7 @@ if (only.has("cli")) {
   await esbuild(entry, nodeCli);
   compiled = join(cacheDir, "kubeauth");
   const b = await run(bin("bun"), [
-    "scripts/build_bin.ts",
+    "scripts/build/bin.ts",
     "--outfile",
     compiled,
   ]);
@@ -206,7 +206,7 @@ for (const scenario of ["hot", "cold", "storm", "soak"]) {
   results.scenarios[scenario] = {};
   for (const rt of runtimes) {
     process.stderr.write(dim(`\n== ${scenario} on ${rt}\n`));
-    const [cmd, args] = command(rt, "scripts/bench_runtime.ts");
+    const [cmd, args] = command(rt, "scripts/bench/runtime.ts");
     const r = await run(cmd, [
       ...args,
       scenario,
@@ -221,12 +221,12 @@ if (only.has("exec")) {
   for (const rt of runtimes) {
     if (!hasExecBench) {
       results.scenarios.exec[rt] = {
-        skipped: "scripts/bench_exec.ts does not exist",
+        skipped: "scripts/bench/exec.ts does not exist",
       };
       continue;
     }
     process.stderr.write(dim(`\n== exec on ${rt}\n`));
-    const [cmd, args] = command(rt, "scripts/bench_exec.ts");
+    const [cmd, args] = command(rt, "scripts/bench/exec.ts");
     const r = await run(cmd, args, {
       env: quick ? { BENCH_ITERATIONS: "10" } : {},
     });
@@ -257,7 +257,7 @@ if (only.has("cli")) {
 }
 results.totalSeconds = Math.round((Date.now() - t0) / 1000);
 
-/** bench_exec.ts prints a text table; pick out the medians and ratios. */
+/** exec.ts prints a text table; pick out the medians and ratios. */
 function parseExecBench(r) {
   const rows = [];
   let current = null;
@@ -547,7 +547,7 @@ if (S.cli?.variants) {
 }
 console.log(
   dim(
-    "5: target and method are scripts/bench_exec.ts's own (a fresh authenticator per acquisition vs a bare spawn through the same adapter)",
+    "5: target and method are scripts/bench/exec.ts's own (a fresh authenticator per acquisition vs a bare spawn through the same adapter)",
   ),
 );
 if (cn?.shimmed?.length) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { INSPECT_DENO, INSPECT_NODE } from "./runtime/inspect.ts";
+import { INSPECT_DENO, INSPECT_NODE } from "../runtime/inspect.ts";
 
 /** A client certificate with its key, as PEM, plus what was parsed from it. */
 export interface ClientCertificate {

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { ClientCertificate } from "../credentials.ts";
-import { makeClientCertificate } from "../credentials.ts";
+import type { ClientCertificate } from "../credentials/credentials.ts";
+import { makeClientCertificate } from "../credentials/credentials.ts";
 import { KubeauthError } from "../errors.ts";
 import { toHex } from "./base64.ts";
 import {

@@ -20,17 +20,17 @@ import type {
   CredentialSource,
   CredentialSourceKind,
   UnauthorizedResponse,
-} from "../credentials.ts";
-import { makeCredentials } from "../credentials.ts";
+} from "./credentials.ts";
+import { makeCredentials } from "./credentials.ts";
 import { KubeauthError, KubeconfigError } from "../errors.ts";
-import { parseClientCertificate } from "../exec/x509.ts";
+import { parseClientCertificate } from "../tls/x509.ts";
 import { getRuntimeAdapter } from "../runtime/mod.ts";
 import type { RuntimeAdapter } from "../runtime/types.ts";
-import { unsupportedAuthProviderError } from "./auth_provider.ts";
-import { describeReadError, readTextFile } from "./read_file.ts";
-import type { ResolvedUser } from "./types.ts";
-import { withSignal } from "../abortable.ts";
-import { badTokenCharacter } from "../exec/protocol.ts";
+import { unsupportedAuthProviderError } from "../kubeconfig/auth_provider.ts";
+import { describeReadError, readTextFile } from "../kubeconfig/read_file.ts";
+import type { ResolvedUser } from "../kubeconfig/types.ts";
+import { withSignal } from "./abortable.ts";
+import { badTokenCharacter } from "./token.ts";
 
 /** Options of {@linkcode createStaticCredentialSource}. */
 export interface StaticCredentialSourceOptions {

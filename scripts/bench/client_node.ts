@@ -8,7 +8,7 @@
  * counted separately.
  *
  * ```sh
- * node .cache/bench/bench_client_node.mjs [--n 400] [--rounds 3]   # bundled by scripts/bench.mjs
+ * node .cache/bench/bench_client_node.mjs [--n 400] [--rounds 3]   # bundled by scripts/bench/main.mjs
  * ```
  *
  * Prints one `BENCH_RESULT {json}` line.
@@ -25,14 +25,14 @@
 import process from "node:process";
 import zlib from "node:zlib";
 import workerThreads from "node:worker_threads";
-import { createAuthedFetch } from "../mod.ts";
+import { createAuthedFetch } from "../../mod.ts";
 import {
   demoPluginExec,
   demoTokens,
   makeTempDir,
   pluginRuns,
   startCluster,
-} from "./demo/cluster.ts";
+} from "../../tests/support/cluster.ts";
 import {
   emitResult,
   median,
@@ -41,7 +41,7 @@ import {
   runPluginBare,
   runtimeName,
   writeClusterKubeconfig,
-} from "./bench_common.ts";
+} from "./common.ts";
 
 const shimmed: string[] = [];
 const z = zlib as unknown as Record<string, unknown>;

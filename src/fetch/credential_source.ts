@@ -6,18 +6,19 @@
  *
  * @module
  */
-import { KubeconfigError } from "./errors.ts";
-import type { Credentials, CredentialSource } from "./credentials.ts";
-import { makeCredentials } from "./credentials.ts";
-import { getExecAuthenticator } from "./exec/authenticator.ts";
-import type { ExecAuthenticatorOptions } from "./exec/authenticator.ts";
-import type { ExecEvent } from "./exec/events.ts";
-import {
-  createStaticCredentialSource,
-  unsupportedAuthProviderError,
-} from "./kubeconfig/mod.ts";
-import type { ResolvedContext } from "./kubeconfig/types.ts";
-import type { RuntimeAdapter } from "./runtime/types.ts";
+import { KubeconfigError } from "../errors.ts";
+import type {
+  Credentials,
+  CredentialSource,
+} from "../credentials/credentials.ts";
+import { makeCredentials } from "../credentials/credentials.ts";
+import { getExecAuthenticator } from "../exec/authenticator.ts";
+import type { ExecAuthenticatorOptions } from "../exec/authenticator.ts";
+import type { ExecEvent } from "../exec/events.ts";
+import { createStaticCredentialSource } from "../credentials/static_sources.ts";
+import { unsupportedAuthProviderError } from "../kubeconfig/auth_provider.ts";
+import type { ResolvedContext } from "../kubeconfig/types.ts";
+import type { RuntimeAdapter } from "../runtime/types.ts";
 
 /** Options of {@linkcode createCredentialSource}. */
 export interface CredentialSourceOptions {

@@ -3,9 +3,9 @@
  * against a baseline measured in the same process:
  *
  * ```sh
- * deno run -A scripts/bench_runtime.ts <hot|cold|storm|soak>
- * bun scripts/bench_runtime.ts <hot|cold|storm|soak>
- * node .cache/bench/bench_runtime.mjs <hot|cold|storm|soak>   # esbuild bundle, see scripts/bench.mjs
+ * deno run -A scripts/bench/runtime.ts <hot|cold|storm|soak>
+ * bun scripts/bench/runtime.ts <hot|cold|storm|soak>
+ * node .cache/bench/bench_runtime.mjs <hot|cold|storm|soak>   # esbuild bundle, see scripts/bench/main.mjs
  * ```
  *
  * - `hot`: sequential keep-alive GET /version through `createAuthedFetch`
@@ -31,18 +31,18 @@
  * @module
  */
 import process from "node:process";
-import { createAuthedFetch } from "../mod.ts";
-import type { AuthedFetch } from "../mod.ts";
+import { createAuthedFetch } from "../../mod.ts";
+import type { AuthedFetch } from "../../mod.ts";
 import {
   demoPluginExec,
   demoTokens,
   makeTempDir,
   pluginRuns,
   startCluster,
-} from "./demo/cluster.ts";
-import type { TestCluster } from "./demo/cluster.ts";
-import { issueCertificate } from "./demo/pki.ts";
-import { RotationAudit } from "./demo/audit.ts";
+} from "../../tests/support/cluster.ts";
+import type { TestCluster } from "../../tests/support/cluster.ts";
+import { issueCertificate } from "../../tests/support/pki.ts";
+import { RotationAudit } from "../demo/audit.ts";
 import {
   concurrent,
   emitResult,
@@ -54,7 +54,7 @@ import {
   runtimeName,
   sequential,
   writeClusterKubeconfig,
-} from "./bench_common.ts";
+} from "./common.ts";
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -457,7 +457,7 @@ const name = process.argv[2] ?? "";
 const scenario = SCENARIOS[name];
 if (!scenario) {
   console.error(
-    `usage: bench_runtime.ts <${
+    `usage: runtime.ts <${
       Object.keys(SCENARIOS).join("|")
     }> [--n N] [--rounds N] [--seconds N]`,
   );

@@ -1,16 +1,16 @@
 /**
- * Helpers of the benchmark scripts (scripts/bench_*.ts), which run on Deno
+ * Helpers of the benchmark scripts (scripts/bench/*.ts), which run on Deno
  * (`deno run -A`), Bun, and Node (an esbuild bundle made by
- * scripts/bench.mjs): runtime detection, the runtime's raw mTLS fetch (the
+ * scripts/bench/main.mjs): runtime detection, the runtime's raw mTLS fetch (the
  * same primitive its kubeauth adapter uses, as the baseline), kubeconfig
- * writers, statistics and the result line scripts/bench.mjs reads.
+ * writers, statistics and the result line scripts/bench/main.mjs reads.
  *
  * @module
  */
 import { spawn } from "node:child_process";
 import process from "node:process";
-import { writeKubeconfig } from "./demo/cluster.ts";
-import type { TestCluster } from "./demo/cluster.ts";
+import { writeKubeconfig } from "../../tests/support/cluster.ts";
+import type { TestCluster } from "../../tests/support/cluster.ts";
 
 /** The runtime running this script. */
 export type Runtime = "deno" | "bun" | "node";
@@ -132,7 +132,7 @@ export function round(x: number, digits = 0): number {
   return Math.round(x * f) / f;
 }
 
-/** Prints the result line scripts/bench.mjs looks for (last `BENCH_RESULT` line wins). */
+/** Prints the result line scripts/bench/main.mjs looks for (last `BENCH_RESULT` line wins). */
 export function emitResult(result: Record<string, unknown>): void {
   console.log("BENCH_RESULT " + JSON.stringify(result));
 }

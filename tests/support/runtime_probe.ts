@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { detectRuntime } from "../src/runtime/detect.ts";
+import { detectRuntime } from "../../src/runtime/detect.ts";
 
 /** What a finished process printed. */
 export interface ProbeResult {

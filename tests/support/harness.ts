@@ -11,7 +11,7 @@
  *
  * @example Usage
  * ```ts
- * import { startCluster, demoPluginExec, makeTempDir, writeKubeconfig } from "./_harness.ts";
+ * import { startCluster, demoPluginExec, makeTempDir, writeKubeconfig } from "./harness.ts";
  * const cluster = await startCluster({ tokens: { "t0k3n": "alice" } });
  * const state = await makeTempDir();
  * const kubeconfig = await writeKubeconfig(state.path, {
@@ -27,4 +27,4 @@
  *
  * @module
  */
-export * from "../scripts/demo/cluster.ts";
+export * from "./cluster.ts";

@@ -13,14 +13,17 @@ import { ConnectionRegistry } from "./connection_registry.ts";
 import type { Generation, TransportEvent } from "./connection_registry.ts";
 import { createCredentialSource } from "./credential_source.ts";
 import type { CredentialSourceOptions } from "./credential_source.ts";
-import type { Credentials, CredentialSource } from "./credentials.ts";
-import { makeCredentials } from "./credentials.ts";
-import { KubeauthError, KubeconfigError } from "./errors.ts";
-import type { ExecEvent } from "./exec/events.ts";
-import { resolveDefaultContext } from "./kubeconfig/mod.ts";
-import type { Kubeconfig, ResolvedContext } from "./kubeconfig/types.ts";
-import { getRuntimeAdapter } from "./runtime/mod.ts";
-import type { RuntimeAdapter, TransportOptions } from "./runtime/types.ts";
+import type {
+  Credentials,
+  CredentialSource,
+} from "../credentials/credentials.ts";
+import { makeCredentials } from "../credentials/credentials.ts";
+import { KubeauthError, KubeconfigError } from "../errors.ts";
+import type { ExecEvent } from "../exec/events.ts";
+import { resolveDefaultContext } from "../kubeconfig/mod.ts";
+import type { Kubeconfig, ResolvedContext } from "../kubeconfig/types.ts";
+import { getRuntimeAdapter } from "../runtime/mod.ts";
+import type { RuntimeAdapter, TransportOptions } from "../runtime/types.ts";
 
 /**
  * Everything {@linkcode AuthedFetchOptions.onEvent} receives: exec plugin

@@ -9,7 +9,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RuntimeAdapter } from "../src/runtime/types.ts";
+import type { RuntimeAdapter } from "../../src/runtime/types.ts";
 
 /** Absolute path of testdata/kubeconfig (tests run with cwd = repo root). */
 export const FIXTURES: string = join(process.cwd(), "testdata", "kubeconfig");

@@ -15,9 +15,9 @@
  *
  * @module
  */
-import { KubeauthError } from "./errors.ts";
-import type { ClientCertificate } from "./credentials.ts";
-import type { Transport, TransportOptions } from "./runtime/types.ts";
+import { KubeauthError } from "../errors.ts";
+import type { ClientCertificate } from "../credentials/credentials.ts";
+import type { Transport, TransportOptions } from "../runtime/types.ts";
 
 /**
  * What the registry reports about its transports.

@@ -8,9 +8,9 @@
  * Run from the repository root:
  *
  * ```sh
- * deno run -A scripts/bench_exec.ts
- * bun scripts/bench_exec.ts
- * node_modules/.bin/esbuild scripts/bench_exec.ts --bundle --platform=node \
+ * deno run -A scripts/bench/exec.ts
+ * bun scripts/bench/exec.ts
+ * node_modules/.bin/esbuild scripts/bench/exec.ts --bundle --platform=node \
  *   --format=esm --packages=external --outfile=.cache/bench_exec.mjs \
  *   && node .cache/bench_exec.mjs
  * ```
@@ -24,11 +24,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { ExecAuthenticator } from "../src/exec/authenticator.ts";
-import { encodeExecInfo } from "../src/exec/protocol.ts";
-import { detectRuntime } from "../src/runtime/detect.ts";
-import { getRuntimeAdapter } from "../src/runtime/mod.ts";
-import type { RuntimeAdapter } from "../src/runtime/types.ts";
+import { ExecAuthenticator } from "../../src/exec/authenticator.ts";
+import { encodeExecInfo } from "../../src/exec/protocol.ts";
+import { detectRuntime } from "../../src/runtime/detect.ts";
+import { getRuntimeAdapter } from "../../src/runtime/mod.ts";
+import type { RuntimeAdapter } from "../../src/runtime/types.ts";
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? "30");
 const WARMUP = 3;

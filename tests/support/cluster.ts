@@ -1,6 +1,6 @@
 /**
  * The demo cluster launcher, shared by the demo (scripts/demo/main.ts), the
- * benchmarks (scripts/bench_*.ts) and the tests (tests/_harness.ts
+ * benchmarks (scripts/bench/*.ts) and the tests (tests/support/harness.ts
  * re-exports it): a fake Kubernetes API server in a child Node process
  * ({@linkcode startCluster}), temp dirs, kubeconfig files, runtime paths and
  * the demo exec credential plugin ({@linkcode demoPluginExec}).
@@ -195,7 +195,7 @@ function findRepoRoot(): string {
     const url = import.meta.url;
     if (url.startsWith("file:")) {
       const root = join(dirname(fileURLToPath(url)), "..", "..");
-      if (existsSync(join(root, "scripts", "demo", "cluster_server.mjs"))) {
+      if (existsSync(join(root, "tests", "support", "cluster_server.mjs"))) {
         return root;
       }
     }
@@ -305,7 +305,7 @@ function readLine(
 }
 
 /**
- * Starts the fake API server (`node scripts/demo/cluster_server.mjs`) with a
+ * Starts the fake API server (`node tests/support/cluster_server.mjs`) with a
  * fresh CA and a server certificate for 127.0.0.1 and localhost.
  *
  * The server accepts, in order: a verified, unexpired client certificate
@@ -328,7 +328,7 @@ export async function startCluster(
 
   const child = spawn(
     NODE,
-    [repoPath("scripts", "demo", "cluster_server.mjs")],
+    [repoPath("tests", "support", "cluster_server.mjs")],
     {
       cwd: REPO_ROOT,
       stdio: ["pipe", "pipe", "inherit"],
@@ -486,13 +486,13 @@ export interface DemoPluginOptions {
   apiVersion?: string;
   /** Token prefix; tokens are `<prefix>-<n>`. Default "demo-token". */
   tokenPrefix?: string;
-  /** Further plugin flags (see scripts/demo/plugin.ts, e.g. `--delay-ms 500`). */
+  /** Further plugin flags (see tests/support/plugin.ts, e.g. `--delay-ms 500`). */
   extraArgs?: string[];
 }
 
 /**
  * A kubeconfig `users[].user.exec` stanza that runs the demo plugin
- * (`bun scripts/demo/plugin.ts`). Each run mints a client certificate
+ * (`bun tests/support/plugin.ts`). Each run mints a client certificate
  * CN=demo-user-<n>, O=demo signed by `caDir`'s CA, and/or returns the token
  * `<prefix>-<n>`: the cluster accepts it only if registered, e.g.
  * `startCluster({ tokens: demoTokens() })`.
@@ -505,7 +505,7 @@ export function demoPluginExec(opts: DemoPluginOptions): {
   interactiveMode: string;
 } {
   const args = [
-    repoPath("scripts", "demo", "plugin.ts"),
+    repoPath("tests", "support", "plugin.ts"),
     "--state-dir",
     opts.stateDir,
     "--ca-dir",

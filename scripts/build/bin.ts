@@ -2,7 +2,7 @@
  * Builds the `kubeauth` CLI as one self-contained executable with Bun:
  *
  * ```sh
- * bun scripts/build_bin.ts [--outfile dist/kubeauth] [--target bun-linux-arm64]
+ * bun scripts/build/bin.ts [--outfile dist/kubeauth] [--target bun-linux-arm64]
  * dist/kubeauth fetch /version
  * ```
  *
@@ -23,7 +23,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

@@ -10,7 +10,7 @@
  * ```
  *
  * Variants: `bun src/cli.ts`, `deno run -A src/cli.ts`, the compiled Bun
- * executable (`--bin`, from scripts/build_bin.ts), Node on an esbuild bundle
+ * executable (`--bin`, from scripts/build/bin.ts), Node on an esbuild bundle
  * of the CLI (`--node-cli`), and kubectl when it is on PATH.
  *
  * Prints one `BENCH_RESULT {json}` line.
@@ -29,7 +29,7 @@ import {
   pluginRuns,
   repoPath,
   startCluster,
-} from "./demo/cluster.ts";
+} from "../../tests/support/cluster.ts";
 import {
   emitResult,
   median,
@@ -37,7 +37,7 @@ import {
   round,
   runtimeName,
   writeClusterKubeconfig,
-} from "./bench_common.ts";
+} from "./common.ts";
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

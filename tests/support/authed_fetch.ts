@@ -5,16 +5,19 @@
  *
  * @module
  */
-import { issueCertificate } from "../scripts/demo/pki.ts";
-import { makeClientCertificate, makeCredentials } from "../src/credentials.ts";
+import { issueCertificate } from "./pki.ts";
+import {
+  makeClientCertificate,
+  makeCredentials,
+} from "../../src/credentials/credentials.ts";
 import type {
   ClientCertificate,
   CredentialFields,
   Credentials,
   CredentialSource,
   UnauthorizedResponse,
-} from "../src/credentials.ts";
-import type { TestCluster } from "./_harness.ts";
+} from "../../src/credentials/credentials.ts";
+import type { TestCluster } from "./harness.ts";
 
 /** A client certificate for CN `cn`, issued by the cluster's CA. */
 export async function clientCert(

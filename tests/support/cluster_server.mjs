@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A fake Kubernetes API server for tests and demos (run by Node:
-// `node scripts/demo/cluster_server.mjs`).
+// `node tests/support/cluster_server.mjs`).
 //
 // Protocol: the parent writes ONE JSON config line on stdin:
 //   { caPem, serverCertPem, serverKeyPem,

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-const root = resolve(import.meta.dirname, "..");
+const root = resolve(import.meta.dirname, "..", "..");
 const dist = join(root, "dist");
 rmSync(dist, { recursive: true, force: true });
 
@@ -54,7 +54,7 @@ const bin = join(dist, "bin.js");
 writeFileSync(
   bin,
   `#!/usr/bin/env node
-import { main } from "./cli.js";
+import { main } from "../cli.js";
 const code = await main(process.argv.slice(2));
 process.exit(code);
 `,
