@@ -186,3 +186,26 @@ export class ExecPluginError extends KubeauthError {
     this.retryAt = options.retryAt;
   }
 }
+
+/**
+ * The error every closed kubeauth object (client, transport, registry,
+ * authenticator handle) rejects with: code `CLOSED`, and what to do.
+ *
+ * @example Usage
+ * ```ts
+ * import { closedError } from "./errors.ts";
+ * const err = closedError();
+ * if (err.code !== "CLOSED") throw new Error("unexpected code");
+ * if (!err.message.includes("createAuthedFetch")) throw new Error("unexpected message");
+ * ```
+ *
+ * @param cause The error that closing interrupted, if any.
+ * @returns A `CLOSED` error.
+ */
+export function closedError(cause?: unknown): KubeauthError {
+  return new KubeauthError(
+    "CLOSED",
+    "this kubeauth client is closed: create a new one with createAuthedFetch()",
+    cause === undefined ? undefined : { cause },
+  );
+}
