@@ -189,7 +189,9 @@ export class ExecPluginError extends KubeauthError {
 
 /**
  * The error every closed kubeauth object (client, transport, registry,
- * authenticator handle) rejects with: code `CLOSED`, and what to do.
+ * authenticator handle) rejects with: code `CLOSED`, and what to do. Objects
+ * that need to say more (e.g. a transport retired by a certificate rotation)
+ * pass their own message.
  *
  * @example Usage
  * ```ts
@@ -197,15 +199,23 @@ export class ExecPluginError extends KubeauthError {
  * const err = closedError();
  * if (err.code !== "CLOSED") throw new Error("unexpected code");
  * if (!err.message.includes("createAuthedFetch")) throw new Error("unexpected message");
+ * const retired = closedError(undefined, "the transport was retired");
+ * if (retired.message !== "the transport was retired") throw new Error("message not used");
  * ```
  *
  * @param cause The error that closing interrupted, if any.
+ * @param message What is closed and what to do, when the default (a closed
+ *   client) does not fit. No secrets.
  * @returns A `CLOSED` error.
  */
-export function closedError(cause?: unknown): KubeauthError {
+export function closedError(
+  cause?: unknown,
+  message =
+    "this kubeauth client is closed: create a new one with createAuthedFetch()",
+): KubeauthError {
   return new KubeauthError(
     "CLOSED",
-    "this kubeauth client is closed: create a new one with createAuthedFetch()",
+    message,
     cause === undefined ? undefined : { cause },
   );
 }

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { KubeauthError } from "../errors.ts";
+import { closedError } from "../errors.ts";
 import type { ClientCertificate } from "../credentials/credentials.ts";
 import type { Transport, TransportOptions } from "../runtime/types.ts";
 
@@ -55,6 +55,24 @@ export interface Generation {
   readonly destroyed: boolean;
 }
 
+/**
+ * The timer functions the registry schedules drain deadlines with (tests
+ * inject a fake clock).
+ *
+ * @example Usage
+ * ```ts
+ * import type { RegistryClock } from "./connection_registry.ts";
+ * const clock: RegistryClock = { setTimeout, clearTimeout };
+ * clock.clearTimeout(clock.setTimeout(() => {}, 10));
+ * ```
+ */
+export interface RegistryClock {
+  /** Runs `callback` after `ms` milliseconds; returns a handle. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a handle returned by `setTimeout`. */
+  clearTimeout(handle: unknown): void;
+}
+
 /** Options of {@linkcode ConnectionRegistry}. */
 export interface ConnectionRegistryOptions {
   /**
@@ -73,6 +91,13 @@ export interface ConnectionRegistryOptions {
   drainTimeoutMs?: number;
   /** Receives {@linkcode TransportEvent}s. Exceptions it throws are ignored. */
   onEvent?: (event: TransportEvent) => void;
+  /**
+   * The clock for drain deadlines. Its timers are unref'd when they have an
+   * `unref()` (Node, Bun), so a pending deadline never keeps a process alive.
+   *
+   * @default {the global setTimeout and clearTimeout}
+   */
+  clock?: RegistryClock;
 }
 
 /** How many retired fingerprints are remembered to detect stale credentials. */
@@ -85,7 +110,7 @@ class Gen implements Generation {
   destroyed = false;
   /** Destroyed with requests still in flight. */
   forced = false;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  timer: unknown = undefined;
   closedEmitted = false;
   readonly id: number;
   readonly fingerprint: string;
@@ -106,17 +131,28 @@ class Gen implements Generation {
  * out on a retired transport.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { ConnectionRegistry } from "./connection_registry.ts";
+ * import type { Transport } from "../runtime/types.ts";
+ * // A fake transport factory: no network needed.
+ * const fakeTransport = (): Transport => ({
+ *   inFlight: 0,
+ *   closed: false,
+ *   fetch: () => Promise.resolve(new Response("ok")),
+ *   close: () => Promise.resolve(),
+ *   destroy: () => Promise.resolve(),
+ * });
  * const registry = new ConnectionRegistry({
- *   createTransport: (o) => adapter.createTransport(o),
- *   tls: { ca: caPem },
+ *   createTransport: fakeTransport,
+ *   tls: {},
  *   drainTimeoutMs: 30_000,
  * });
- * const creds = await source.get();
- * const gen = registry.select(creds.clientCertificate);
- * if (gen) await gen.transport.fetch(url, init);
+ * const gen = registry.select(undefined); // credentials without a certificate
+ * if (gen === undefined || gen.id !== 1) throw new Error("expected generation 1");
+ * const res = await gen.transport.fetch("https://cluster.test/version", {});
+ * if ((await res.text()) !== "ok") throw new Error("unexpected body");
  * await registry.close();
+ * if (!gen.retired) throw new Error("close retires every generation");
  * ```
  */
 export class ConnectionRegistry {
@@ -124,6 +160,7 @@ export class ConnectionRegistry {
   readonly #tls: TransportOptions;
   readonly #drainTimeoutMs: number;
   readonly #onEvent: ((event: TransportEvent) => void) | undefined;
+  readonly #clock: RegistryClock;
   #current: Gen | undefined;
   readonly #draining = new Set<Gen>();
   readonly #retired = new Set<string>();
@@ -141,6 +178,7 @@ export class ConnectionRegistry {
     this.#tls = options.tls;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.#onEvent = options.onEvent;
+    this.#clock = options.clock ?? { setTimeout, clearTimeout };
   }
 
   /** The current generation, if a request created one. */
@@ -259,7 +297,7 @@ export class ConnectionRegistry {
     });
     const ms = this.#drainTimeoutMs;
     if (ms < MAX_TIMER_MS) {
-      gen.timer = setTimeout(() => {
+      gen.timer = this.#clock.setTimeout(() => {
         gen.timer = undefined;
         void this.#destroy(gen);
       }, Math.max(0, ms));
@@ -271,7 +309,7 @@ export class ConnectionRegistry {
 
   #destroy(gen: Gen): Promise<void> {
     if (gen.timer !== undefined) {
-      clearTimeout(gen.timer);
+      this.#clock.clearTimeout(gen.timer);
       gen.timer = undefined;
     }
     if (gen.destroyed || gen.closedEmitted) return gen.transport.destroy();
@@ -283,7 +321,7 @@ export class ConnectionRegistry {
 
   #closed(gen: Gen): void {
     if (gen.timer !== undefined) {
-      clearTimeout(gen.timer);
+      this.#clock.clearTimeout(gen.timer);
       gen.timer = undefined;
     }
     this.#draining.delete(gen);
@@ -311,11 +349,4 @@ function unrefTimer(timer: unknown): void {
   if (typeof timer === "object" && timer !== null) {
     (timer as { unref?: () => void }).unref?.();
   }
-}
-
-function closedError(): KubeauthError {
-  return new KubeauthError(
-    "CLOSED",
-    "this kubeauth client is closed: create a new one with createAuthedFetch()",
-  );
 }
