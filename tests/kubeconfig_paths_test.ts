@@ -10,7 +10,7 @@ import {
   resolvePath,
   splitPathList,
 } from "../src/kubeconfig/paths.ts";
-import { decodeBase64 } from "../src/kubeconfig/base64.ts";
+import { decodeBase64Strict as decodeBase64 } from "../src/tls/base64.ts";
 
 test("POSIX paths: clean, dirname, join and resolve like Go's filepath", () => {
   assert.equal(cleanPath("/a/./b/../c//d/", "posix"), "/a/c/d");

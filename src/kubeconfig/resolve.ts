@@ -9,7 +9,7 @@
 import { KubeconfigError } from "../errors.ts";
 import { getRuntimeAdapter } from "../runtime/mod.ts";
 import type { RuntimeAdapter } from "../runtime/types.ts";
-import { decodeBase64 } from "./base64.ts";
+import { decodeBase64Strict } from "../tls/base64.ts";
 import { validateExecConfig } from "./exec_validation.ts";
 import { getKubeconfigOrigin } from "./origin.ts";
 import { normalizeKubeconfig } from "./parse.ts";
@@ -105,7 +105,7 @@ function decode(
   owner: string,
   file: string | undefined,
 ): string {
-  const bytes = decodeBase64(value);
+  const bytes = decodeBase64Strict(value);
   if (bytes === null) {
     throw new KubeconfigError(
       "KUBECONFIG_INVALID",

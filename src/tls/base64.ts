@@ -54,6 +54,35 @@ export function decodeBase64(text: string): Uint8Array | undefined {
   return out;
 }
 
+const STRICT_BASE64 =
+  /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Strict standard base64, as Go's `encoding/json` decodes `[]byte` (the
+ * kubeconfig `-data` fields): the standard alphabet with `=` padding; line
+ * breaks (`\r`, `\n`) are ignored, anything else fails. Returns `null`
+ * (never throws, never echoes the input) so callers can name the field
+ * without quoting a secret.
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeBase64Strict } from "./base64.ts";
+ * const bytes = decodeBase64Strict("aGVs\nbG8=");
+ * if (bytes === null || new TextDecoder().decode(bytes) !== "hello") {
+ *   throw new Error("expected hello");
+ * }
+ * if (decodeBase64Strict("aGVsbG8") !== null) throw new Error("unpadded accepted");
+ * ```
+ *
+ * @param text The base64 text.
+ * @returns The bytes, or `null` when invalid.
+ */
+export function decodeBase64Strict(text: string): Uint8Array | null {
+  const s = text.replace(/[\r\n]/g, "");
+  if (!STRICT_BASE64.test(s)) return null;
+  return decodeBase64(s) ?? null;
+}
+
 /**
  * Unpadded base64url (the JWK encoding) of bytes.
  *
