@@ -54,7 +54,7 @@ export type {
   CredentialSourceKind,
   UnauthorizedResponse,
 } from "./src/credentials/credentials.ts";
-export { parseClientCertificate } from "./src/tls/x509.ts";
+export { parseClientCertificate } from "./src/credentials/client_certificate.ts";
 
 // Exec credential plugins.
 export { getExecAuthenticator } from "./src/exec/authenticator.ts";

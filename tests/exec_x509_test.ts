@@ -10,10 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeauthError } from "../src/errors.ts";
-import {
-  parseCertificatePem,
-  parseClientCertificate,
-} from "../src/tls/x509.ts";
+import { parseCertificatePem } from "../src/tls/x509.ts";
+import { parseClientCertificate } from "../src/credentials/client_certificate.ts";
 import { sha256 } from "../src/tls/sha256.ts";
 import {
   compareKeys,

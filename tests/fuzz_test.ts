@@ -28,7 +28,7 @@ import {
   EXEC_API_VERSIONS,
   type ExecApiVersion,
 } from "../src/exec/protocol.ts";
-import { parseClientCertificate } from "../src/tls/x509.ts";
+import { parseClientCertificate } from "../src/credentials/client_certificate.ts";
 import { resolveDefaultContext } from "../src/kubeconfig/mod.ts";
 import type { RuntimeAdapter, Transport } from "../src/runtime/types.ts";
 import { SpawnError } from "../src/runtime/types.ts";

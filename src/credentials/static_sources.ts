@@ -23,7 +23,7 @@ import type {
 } from "./credentials.ts";
 import { makeCredentials } from "./credentials.ts";
 import { KubeauthError, KubeconfigError } from "../errors.ts";
-import { parseClientCertificate } from "../tls/x509.ts";
+import { parseClientCertificate } from "./client_certificate.ts";
 import { getRuntimeAdapter } from "../runtime/mod.ts";
 import type { RuntimeAdapter } from "../runtime/types.ts";
 import { unsupportedAuthProviderError } from "../kubeconfig/auth_provider.ts";

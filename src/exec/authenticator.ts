@@ -31,7 +31,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   runExecPlugin,
 } from "./runner.ts";
-import { parseClientCertificate } from "../tls/x509.ts";
+import { parseClientCertificate } from "../credentials/client_certificate.ts";
 import { withSignal } from "../credentials/abortable.ts";
 
 /** Options of an exec credential source. */

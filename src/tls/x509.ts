@@ -6,8 +6,6 @@
  *
  * @module
  */
-import type { ClientCertificate } from "../credentials/credentials.ts";
-import { makeClientCertificate } from "../credentials/credentials.ts";
 import { KubeauthError } from "../errors.ts";
 import { toHex } from "./base64.ts";
 import {
@@ -99,6 +97,24 @@ export function parseCertificatePem(pem: string): CertificateInfo[] {
 }
 
 /**
+ * A client certificate chain and private key that {@linkcode validateKeyPair}
+ * accepted: plain data (the redacted `ClientCertificate` is built from it in
+ * `src/credentials/client_certificate.ts`).
+ */
+export interface ValidatedKeyPair {
+  /** The chain as clean PEM, leaf first. */
+  readonly certPem: string;
+  /** The private key as PKCS#8 PEM (`PRIVATE KEY`). */
+  readonly keyPem: string;
+  /** Hex SHA-256 of the chain and key, stable across key formats. */
+  readonly fingerprint: string;
+  /** The leaf's subject, as Go prints it. */
+  readonly subject: string;
+  /** The leaf's NotAfter. */
+  readonly notAfter: Date;
+}
+
+/**
  * Validates a client certificate chain and its private key, the way Go's
  * `tls.X509KeyPair` does: every `CERTIFICATE` block is kept (leaf first),
  * the first block whose label ends in `PRIVATE KEY` is the key, read as
@@ -110,88 +126,39 @@ export function parseCertificatePem(pem: string): CertificateInfo[] {
  * pair, the leaf's subject and NotAfter.
  *
  * The same certificate and key text again is not validated again (see
- * `ValidatedPair`): a plugin returns the same pair on every run until it
+ * `SeenPair`): a plugin returns the same pair on every run until it
  * rotates, and the result is a function of the input alone.
  *
  * @example Usage
  * ```ts ignore
- * import { parseClientCertificate } from "./x509.ts";
- * const cc = await parseClientCertificate(certPem, keyPem);
- * console.log(cc.subject, cc.notAfter, cc.fingerprint);
+ * import { validateKeyPair } from "./x509.ts";
+ * const pair = await validateKeyPair(certPem, keyPem);
+ * console.log(pair.subject, pair.notAfter, pair.fingerprint);
  * ```
  *
  * @param certPem PEM certificate chain, leaf first.
  * @param keyPem PEM private key.
- * @returns The validated pair.
+ * @returns The validated pair (a new object every time).
  * @throws {KubeauthError} `CERT_INVALID`, message starting
  * `failed parsing client key/certificate: ` and a reason without key data.
  */
-export async function parseClientCertificate(
+export async function validateKeyPair(
   certPem: string,
   keyPem: string,
-): Promise<ClientCertificate> {
+): Promise<ValidatedKeyPair> {
   const id = pairId(certPem, keyPem);
-  const seen = id === undefined ? undefined : validatedPairs.get(id);
+  const seen = id === undefined ? undefined : seenPairs.get(id);
   if (seen !== undefined) {
     try {
-      return fromValidatedPair(seen, keyPem);
+      return fromSeenPair(seen, keyPem);
     } catch {
       // Cannot happen for the same input; validate it all again.
     }
   }
   try {
-    const chain = findCertificates(certPem);
-    const keyDer = findPrivateKey(keyPem);
-    let leaf: ParsedCertificate;
-    try {
-      leaf = parseCertificateDer(chain[0]);
-    } catch (err) {
-      throw new CertificateError(
-        `failed to parse certificate: ${reasonOf(err, "malformed")}`,
-      );
-    }
-    const key = await verifyPrivateKey(decodePrivateKey(keyDer));
-    const certKey = parseSpki(leaf.spki);
-    const cmp = compareKeys(certKey, key.publicKey);
-    if (cmp === "type-mismatch") {
-      throw new CertificateError(
-        "private key type does not match public key type",
-      );
-    }
-    if (cmp === "mismatch") {
-      throw new CertificateError("private key does not match public key");
-    }
-    const digestInput: Uint8Array[] = [];
-    for (const der of chain) digestInput.push(lengthPrefix(der), der);
-    digestInput.push(lengthPrefix(key.pkcs8), key.pkcs8);
-    const normalKeyPem = encodePem("PRIVATE KEY", key.pkcs8);
-    const pair: ValidatedPair = {
-      certPem: chain.map((der) => encodePem("CERTIFICATE", der)).join(""),
-      fingerprint: toHex(sha256(concatBytes(digestInput))),
-      subject: leaf.subject,
-      notAfter: leaf.notAfter,
-      keyPemIsNormal: normalKeyPem === keyPem,
-      // A copy of the public point (the import cache holds the original).
-      ecPoint: key.publicKey.kty === "EC"
-        ? key.publicKey.point.slice()
-        : undefined,
-      last: undefined,
-    };
-    const cc = makeClientCertificate({
-      certPem: pair.certPem,
-      keyPem: normalKeyPem,
-      fingerprint: pair.fingerprint,
-      subject: pair.subject,
-      notAfter: pair.notAfter,
-    });
-    if (id !== undefined) {
-      pair.last = new WeakRef(cc);
-      if (validatedPairs.size >= VALIDATED_PAIRS_MAX) {
-        validatedPairs.delete(validatedPairs.keys().next().value as string);
-      }
-      validatedPairs.set(id, pair);
-    }
-    return cc;
+    const { pair, seen } = await validateUncached(certPem, keyPem);
+    if (id !== undefined) remember(id, seen);
+    return pair;
   } catch (err) {
     throw new KubeauthError(
       "CERT_INVALID",
@@ -202,19 +169,70 @@ export async function parseClientCertificate(
   }
 }
 
+async function validateUncached(
+  certPem: string,
+  keyPem: string,
+): Promise<{ pair: ValidatedKeyPair; seen: SeenPair }> {
+  const chain = findCertificates(certPem);
+  const keyDer = findPrivateKey(keyPem);
+  let leaf: ParsedCertificate;
+  try {
+    leaf = parseCertificateDer(chain[0]);
+  } catch (err) {
+    throw new CertificateError(
+      `failed to parse certificate: ${reasonOf(err, "malformed")}`,
+    );
+  }
+  const key = await verifyPrivateKey(decodePrivateKey(keyDer));
+  const cmp = compareKeys(parseSpki(leaf.spki), key.publicKey);
+  if (cmp === "type-mismatch") {
+    throw new CertificateError(
+      "private key type does not match public key type",
+    );
+  }
+  if (cmp === "mismatch") {
+    throw new CertificateError("private key does not match public key");
+  }
+  const digestInput: Uint8Array[] = [];
+  for (const der of chain) digestInput.push(lengthPrefix(der), der);
+  digestInput.push(lengthPrefix(key.pkcs8), key.pkcs8);
+  const normalKeyPem = encodePem("PRIVATE KEY", key.pkcs8);
+  const seen: SeenPair = {
+    certPem: chain.map((der) => encodePem("CERTIFICATE", der)).join(""),
+    fingerprint: toHex(sha256(concatBytes(digestInput))),
+    subject: leaf.subject,
+    notAfter: leaf.notAfter,
+    keyPemIsNormal: normalKeyPem === keyPem,
+    // A copy of the public point (the import cache holds the original).
+    ecPoint: key.publicKey.kty === "EC"
+      ? key.publicKey.point.slice()
+      : undefined,
+  };
+  return { pair: pairOf(seen, normalKeyPem), seen };
+}
+
+function pairOf(seen: SeenPair, keyPem: string): ValidatedKeyPair {
+  return Object.freeze({
+    certPem: seen.certPem,
+    keyPem,
+    fingerprint: seen.fingerprint,
+    subject: seen.subject,
+    notAfter: new Date(seen.notAfter.getTime()),
+  });
+}
+
 /**
- * What a successful {@linkcode parseClientCertificate} found, kept so that
- * the same certificate and key text again (a plugin returns the same pair on
- * every run until it rotates: tsh, caching plugins, every expiry refresh) is
- * not validated again: same input, same result. Keyed by the SHA-256 of both
+ * What a successful {@linkcode validateKeyPair} found, kept so that the same
+ * certificate and key text again (a plugin returns the same pair on every
+ * run until it rotates: tsh, caching plugins, every expiry refresh) is not
+ * validated again: same input, same result. Keyed by the SHA-256 of both
  * inputs; holds only public data (the normalised chain, the fingerprint,
  * subject, NotAfter, the EC public point) and no copy of the key or of the
- * certificate input (which could hold a key block too). The last result is
- * only weakly held: while the caller still has it (the current credentials)
- * its normalised key PEM is reused; once it is garbage, a key that was not
- * already normalised PKCS#8 PEM is normalised again from the input. Bounded.
+ * certificate input (which could hold a key block too): a key that was not
+ * already normalised PKCS#8 PEM is normalised again from the input (no
+ * WebCrypto). Bounded.
  */
-interface ValidatedPair {
+interface SeenPair {
   readonly certPem: string;
   readonly fingerprint: string;
   readonly subject: string;
@@ -223,13 +241,18 @@ interface ValidatedPair {
   readonly keyPemIsNormal: boolean;
   /** The verified public point of an EC key (normalises a SEC1 key again). */
   readonly ecPoint: Uint8Array | undefined;
-  /** The last result for this input, while something else keeps it alive. */
-  last: WeakRef<ClientCertificate> | undefined;
 }
 
-const validatedPairs = new Map<string, ValidatedPair>();
-const VALIDATED_PAIRS_MAX = 16;
+const seenPairs = new Map<string, SeenPair>();
+const SEEN_PAIRS_MAX = 16;
 const utf8 = new TextEncoder();
+
+function remember(id: string, seen: SeenPair): void {
+  if (seenPairs.size >= SEEN_PAIRS_MAX) {
+    seenPairs.delete(seenPairs.keys().next().value as string);
+  }
+  seenPairs.set(id, seen);
+}
 
 /**
  * The cache key: SHA-256 of both inputs, length-prefixed so that the split
@@ -245,31 +268,12 @@ function pairId(certPem: string, keyPem: string): string | undefined {
 
 const SURROGATE = /[\uD800-\uDFFF]/;
 
-function fromValidatedPair(
-  pair: ValidatedPair,
-  keyPem: string,
-): ClientCertificate {
-  let normalKeyPem = keyPem;
-  const last = pair.last?.deref();
-  if (last !== undefined) {
-    // The same input gave this key PEM (a new object all the same: its
-    // notAfter Date is not shared).
-    normalKeyPem = last.keyPem;
-  } else if (!pair.keyPemIsNormal) {
-    // PKCS#1, SEC1, or other PEM text: the same normalisation, no checks.
-    const key = decodePrivateKey(findPrivateKey(keyPem));
-    const pkcs8 = normalizedPkcs8(key, pair.ecPoint);
-    normalKeyPem = encodePem("PRIVATE KEY", pkcs8);
-  }
-  const cc = makeClientCertificate({
-    certPem: pair.certPem,
-    keyPem: normalKeyPem,
-    fingerprint: pair.fingerprint,
-    subject: pair.subject,
-    notAfter: pair.notAfter,
-  });
-  pair.last = new WeakRef(cc);
-  return cc;
+function fromSeenPair(seen: SeenPair, keyPem: string): ValidatedKeyPair {
+  if (seen.keyPemIsNormal) return pairOf(seen, keyPem);
+  // PKCS#1, SEC1, or other PEM text: the same normalisation, no checks.
+  const key = decodePrivateKey(findPrivateKey(keyPem));
+  const pkcs8 = normalizedPkcs8(key, seen.ecPoint);
+  return pairOf(seen, encodePem("PRIVATE KEY", pkcs8));
 }
 
 function lengthPrefix(bytes: Uint8Array): Uint8Array {
