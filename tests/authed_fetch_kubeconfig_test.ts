@@ -228,7 +228,9 @@ test("a user without credentials is anonymous: no Authorization, the 401 is retu
   const ctx = await resolveDefaultContext({
     kubeconfig: kubeconfigFor(cluster),
   });
-  const source = createCredentialSource(ctx);
+  const source = createCredentialSource(ctx, {
+    adapter: await getRuntimeAdapter(),
+  });
   assert.equal(source.kind, "none");
   await source.close();
   const kube = await createAuthedFetch({ kubeconfig: kubeconfigFor(cluster) });
@@ -258,6 +260,7 @@ test("auth-provider users are refused with client-go's wording or a replacement"
         ),
     );
     // The same rule for a context resolved elsewhere.
+    const adapter = await getRuntimeAdapter();
     const ctx = await resolveDefaultContext({
       kubeconfig: kubeconfigFor(cluster, {
         exec: demoPluginExec({ stateDir: state.path, caDir: cluster.dir }),
@@ -268,7 +271,7 @@ test("auth-provider users are refused with client-go's wording or a replacement"
         createCredentialSource({
           ...ctx,
           user: { ...ctx.user, authProvider: "oidc" },
-        }),
+        }, { adapter }),
       (err) =>
         err instanceof KubeauthError && err.code === "EXEC_CONFIG_INVALID" &&
         err.message ===
@@ -282,7 +285,7 @@ test("auth-provider users are refused with client-go's wording or a replacement"
         createCredentialSource({
           ...onlyProvider,
           user: { ...onlyProvider.user, authProvider: "azure" },
-        }),
+        }, { adapter }),
       (err) =>
         err instanceof KubeauthError && err.code === "KUBECONFIG_INVALID" &&
         err.message.includes("kubelogin"),

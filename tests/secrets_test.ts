@@ -26,6 +26,7 @@ import { createCredentialSource } from "../src/fetch/credential_source.ts";
 import { KubeauthError } from "../src/errors.ts";
 import { resolveDefaultContext } from "../src/kubeconfig/mod.ts";
 import { detectRuntime } from "../src/runtime/detect.ts";
+import { getRuntimeAdapter } from "../src/runtime/mod.ts";
 import type { ProcessIo } from "../src/runtime/process_io.ts";
 import { makeTempDir, startCluster } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
@@ -256,7 +257,9 @@ async function exercise(
   record(`${name}: events`, printed(events));
   try {
     const ctx = await resolveDefaultContext({ kubeconfig: file });
-    const source = createCredentialSource(ctx);
+    const source = createCredentialSource(ctx, {
+      adapter: await getRuntimeAdapter(),
+    });
     try {
       record(`${name}: credentials`, printed(await source.get()));
     } catch (err) {

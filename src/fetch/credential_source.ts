@@ -22,8 +22,8 @@ import type { RuntimeAdapter } from "../runtime/types.ts";
 
 /** Options of {@linkcode createCredentialSource}. */
 export interface CredentialSourceOptions {
-  /** The runtime adapter (tests pass their own). Default: the running runtime's. */
-  adapter?: RuntimeAdapter;
+  /** The runtime adapter (the public entry point resolves it). */
+  adapter: RuntimeAdapter;
   /**
    * How long one exec plugin run may take before it is killed
    * (`EXEC_TIMEOUT`). Default: the exec authenticator's.
@@ -53,9 +53,11 @@ export interface CredentialSourceOptions {
  *
  * @example Usage
  * ```ts ignore
- * import { createCredentialSource, resolveDefaultContext } from "@kubeauth/fetch";
+ * import { createCredentialSource } from "./credential_source.ts";
+ * import { resolveDefaultContext } from "../kubeconfig/mod.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * const ctx = await resolveDefaultContext();
- * const source = createCredentialSource(ctx);
+ * const source = createCredentialSource(ctx, { adapter: await getRuntimeAdapter() });
  * const creds = await source.get();
  * console.log(source.kind, creds.clientCertificate?.subject);
  * await source.close();
@@ -70,7 +72,7 @@ export interface CredentialSourceOptions {
  */
 export function createCredentialSource(
   ctx: ResolvedContext,
-  options: CredentialSourceOptions = {},
+  options: CredentialSourceOptions,
 ): CredentialSource {
   const user = ctx.user;
   if (user.authProvider !== undefined && user.exec !== undefined) {

@@ -1,0 +1,392 @@
+/**
+ * The request pipeline behind {@linkcode AuthedFetch}: pick credentials and
+ * the transport generation for them, send, pick again when a certificate
+ * rotation retired the generation in between, handle a 401 (refresh, retry
+ * once), follow same-origin redirects, close.
+ *
+ * @module
+ */
+import type { ConnectionRegistry, Generation } from "./connection_registry.ts";
+import {
+  authorizationOf,
+  isRedirect,
+  plainGet,
+  prepareRequest,
+  redirected,
+  resolveUrl,
+  withHeader,
+} from "./request.ts";
+import type { ClusterTarget, HeaderBag, PreparedRequest } from "./request.ts";
+import type {
+  Credentials,
+  CredentialSource,
+} from "../credentials/credentials.ts";
+import { makeCredentials } from "../credentials/credentials.ts";
+import { closedError, KubeauthError } from "../errors.ts";
+
+/** Options of {@linkcode ClusterClient}. */
+export interface ClusterClientOptions {
+  /** Where requests may go. */
+  target: ClusterTarget;
+  /** The credential source. */
+  source: CredentialSource;
+  /** Whether {@linkcode ClusterClient.close} closes the source. */
+  ownsSource: boolean;
+  /** The transports, one per client-certificate identity. */
+  registry: ConnectionRegistry;
+  /** Send a request answered 401 once more with refreshed credentials. */
+  retryOnUnauthorized: boolean;
+  /** How many same-origin redirects one request may follow. */
+  maxRedirects: number;
+}
+
+/** Credentials paired with the generation they go out on, headers cached. */
+interface Pairing {
+  readonly creds: Credentials;
+  readonly generation: Generation;
+  /** The Authorization value, `""` when the credentials have none. */
+  readonly authorization: string;
+  /** Our headers for a request without caller headers. */
+  readonly headers: Record<string, string> | undefined;
+  /** The whole init of a plain GET (no caller init). */
+  readonly plainInit: RequestInit;
+}
+
+/** The pairing a request is on; replaced when it has to pick again. */
+interface InFlight {
+  pairing: Pairing;
+}
+
+type Init = RequestInit & { duplex?: "half" };
+
+/**
+ * How often one request may pick again because a rotation overtook it (each
+ * pick waits for the source, so a burst of rotations settles well within this).
+ */
+const MAX_REPICKS = 8;
+const NO_CREDENTIALS: Credentials = makeCredentials({});
+
+/**
+ * One cluster client: what {@linkcode createAuthedFetch} wraps in a callable.
+ *
+ * @example Usage
+ * ```ts
+ * import { ClusterClient } from "./client.ts";
+ * import { ConnectionRegistry } from "./connection_registry.ts";
+ * import { clusterTarget } from "./request.ts";
+ * import { makeCredentials } from "../credentials/credentials.ts";
+ * let seen = "";
+ * const registry = new ConnectionRegistry({
+ *   tls: {},
+ *   createTransport: () => ({
+ *     inFlight: 0,
+ *     closed: false,
+ *     fetch: (url, init) => {
+ *       seen = url + " " + new Headers(init.headers).get("authorization");
+ *       return Promise.resolve(new Response("ok"));
+ *     },
+ *     close: () => Promise.resolve(),
+ *     destroy: () => Promise.resolve(),
+ *   }),
+ * });
+ * const creds = makeCredentials({ token: "t" });
+ * const client = new ClusterClient({
+ *   target: clusterTarget(new URL("https://k8s.test"), "dev", false),
+ *   source: {
+ *     kind: "token",
+ *     get: () => Promise.resolve(creds),
+ *     refreshAfterUnauthorized: () => Promise.resolve(null),
+ *     close: () => Promise.resolve(),
+ *   },
+ *   ownsSource: true,
+ *   registry,
+ *   retryOnUnauthorized: true,
+ *   maxRedirects: 10,
+ * });
+ * await client.fetch("/version");
+ * if (seen !== "https://k8s.test/version Bearer t") throw new Error(seen);
+ * await client.close();
+ * ```
+ */
+export class ClusterClient {
+  readonly #target: ClusterTarget;
+  readonly #source: CredentialSource;
+  readonly #ownsSource: boolean;
+  readonly #registry: ConnectionRegistry;
+  readonly #retryOnUnauthorized: boolean;
+  readonly #maxRedirects: number;
+  /** The last pairing made for the source's credentials. */
+  #pairing: Pairing | undefined;
+  /** The pairing for requests carrying the caller's Authorization. */
+  #passthrough: Pairing | undefined;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * Creates a client; nothing is fetched or connected yet.
+   *
+   * @param options Target, credential source, registry and retry settings.
+   */
+  constructor(options: ClusterClientOptions) {
+    this.#target = options.target;
+    this.#source = options.source;
+    this.#ownsSource = options.ownsSource;
+    this.#registry = options.registry;
+    this.#retryOnUnauthorized = options.retryOnUnauthorized;
+    this.#maxRedirects = options.maxRedirects;
+  }
+
+  /**
+   * Sends a request (see {@linkcode AuthedFetch} for the rules).
+   *
+   * @param input A path, a URL of the cluster's origin, or a Request.
+   * @param init As for `fetch`.
+   * @returns The response.
+   */
+  async fetch(
+    input: string | URL | Request,
+    init?: RequestInit,
+  ): Promise<Response> {
+    if (this.#closing !== undefined) throw closedError();
+    const p = init === undefined && typeof input === "string"
+      ? plainGet(resolveUrl(this.#target, input))
+      : prepareRequest(this.#target, input, init);
+    if (p.signal?.aborted) throw p.signal.reason;
+    const inFlight = { pairing: await this.#pick(p) };
+    const res = await this.#send(p, inFlight);
+    if (res.status !== 401 && !isRedirect(res.status)) return res;
+    return this.#answer(p, inFlight, res);
+  }
+
+  /**
+   * Closes the transports and, if owned, the credential source. Idempotent.
+   *
+   * @returns Resolves when everything is closed.
+   */
+  close(): Promise<void> {
+    this.#closing ??= Promise.allSettled([
+      this.#registry.close(),
+      this.#ownsSource ? this.#source.close() : undefined,
+    ]).then(() => {});
+    return this.#closing;
+  }
+
+  /** Current credentials (none for caller Authorization) and their generation. */
+  async #pick(p: PreparedRequest): Promise<Pairing> {
+    if (p.callerAuth) return this.#passthroughPairing();
+    let creds: Credentials;
+    try {
+      creds = await this.#source.get(p.signal ?? undefined);
+    } catch (err) {
+      if (this.#closing !== undefined) throw closedError(err);
+      throw err;
+    }
+    return this.#pairingFor(creds, p.signal);
+  }
+
+  /** The cached pairing when it still fits `creds`, checked synchronously. */
+  #pairingFor(
+    creds: Credentials,
+    signal: AbortSignal | null | undefined,
+  ): Pairing | Promise<Pairing> {
+    const cached = this.#pairing;
+    if (
+      cached !== undefined && cached.creds === creds &&
+      !cached.generation.retired
+    ) return cached;
+    return this.#pair(creds, signal);
+  }
+
+  /** A new pairing; stale credentials (a retired certificate) are replaced. */
+  async #pair(
+    creds: Credentials,
+    signal: AbortSignal | null | undefined,
+  ): Promise<Pairing> {
+    if (this.#closing !== undefined) throw closedError();
+    let generation = this.#registry.select(creds.clientCertificate);
+    for (let attempt = 0; generation === undefined; attempt++) {
+      // The certificate belongs to a retired generation: these credentials
+      // were overtaken while this request waited. Take the current ones.
+      const fresh = await this.#source.get(signal ?? undefined);
+      if (this.#closing !== undefined) throw closedError();
+      generation = fresh === creds || attempt >= MAX_REPICKS
+        ? this.#registry.adopt(fresh.clientCertificate)
+        : this.#registry.select(fresh.clientCertificate);
+      creds = fresh;
+    }
+    return this.#pairing = this.#makePairing(creds, generation);
+  }
+
+  #passthroughPairing(): Pairing {
+    if (this.#closing !== undefined) throw closedError();
+    const generation = this.#registry.current ??
+      this.#registry.adopt(undefined);
+    const cached = this.#passthrough;
+    if (cached !== undefined && cached.generation === generation) return cached;
+    return this.#passthrough = this.#makePairing(NO_CREDENTIALS, generation);
+  }
+
+  #makePairing(creds: Credentials, generation: Generation): Pairing {
+    const authorization = authorizationOf(creds);
+    let headers: Record<string, string> | undefined;
+    if (authorization !== "") headers = { authorization };
+    if (this.#target.disableCompression) {
+      headers = { ...headers, "accept-encoding": "identity" };
+    }
+    const plainInit: RequestInit = headers === undefined
+      ? { redirect: "manual" }
+      : { headers, redirect: "manual" };
+    return { creds, generation, authorization, headers, plainInit };
+  }
+
+  /**
+   * Sends on the request's pairing; when the transport refused the request
+   * unsent (retired between the pick and the send), picks again and resends.
+   */
+  async #send(p: PreparedRequest, inFlight: InFlight): Promise<Response> {
+    for (let attempt = 0;; attempt++) {
+      const pairing = inFlight.pairing;
+      try {
+        return await sendOn(p, pairing);
+      } catch (err) {
+        if (this.#closing !== undefined) throw closedError(err);
+        // A destroyed transport aborted a request already sent: report it.
+        if (
+          attempt >= MAX_REPICKS || !isClosedError(err) ||
+          pairing.generation.destroyed || (p.stream && !unusedStream(p.body))
+        ) throw err;
+        inFlight.pairing = await this.#pick(p);
+      }
+    }
+  }
+
+  /** Handles a 401 (refresh, retry once) and same-origin redirects. */
+  async #answer(
+    p: PreparedRequest,
+    inFlight: InFlight,
+    res: Response,
+  ): Promise<Response> {
+    let refreshed = false;
+    let hops = 0;
+    for (;;) {
+      if (res.status === 401 && !p.callerAuth && !refreshed) {
+        refreshed = true;
+        const next = await this.#refresh(inFlight.pairing.creds, res, p.signal);
+        if (next === null || !this.#retryOnUnauthorized || !p.replayable) {
+          return res;
+        }
+        await discard(res);
+        inFlight.pairing = await this.#pairingFor(next, p.signal);
+      } else {
+        const following = await this.#redirectTarget(p, res, ++hops);
+        if (following === null) return res;
+        p = following;
+        inFlight.pairing = await this.#pick(p);
+      }
+      res = await this.#send(p, inFlight);
+    }
+  }
+
+  /**
+   * The request to send for a redirect response (whose body is then
+   * discarded), or `null` to return the response as it is.
+   */
+  async #redirectTarget(
+    p: PreparedRequest,
+    res: Response,
+    hop: number,
+  ): Promise<PreparedRequest | null> {
+    const status = res.status;
+    if (!isRedirect(status) || p.redirect === "manual") return null;
+    const location = res.headers.get("location");
+    if (location === null) return null;
+    if (p.redirect === "error") {
+      await discard(res);
+      throw new TypeError(
+        `the server answered ${status} (a redirect) and the request's redirect mode is "error"`,
+      );
+    }
+    let target: URL;
+    try {
+      target = new URL(location, p.url);
+    } catch {
+      return null;
+    }
+    // Never carry credentials (or the client certificate) elsewhere: a
+    // redirect to another origin is handed back to the caller as is.
+    if (target.origin !== this.#target.origin) return null;
+    if (hop > this.#maxRedirects) {
+      await discard(res);
+      throw new TypeError(
+        `too many redirects (more than ${this.#maxRedirects}); the last one pointed to ${target.pathname}`,
+      );
+    }
+    const next = redirected(p, status, target);
+    if (next !== null) await discard(res);
+    return next;
+  }
+
+  /** Asks the source for credentials newer than `used` after a 401. */
+  async #refresh(
+    used: Credentials,
+    res: Response,
+    signal: AbortSignal | null | undefined,
+  ): Promise<Credentials | null> {
+    const header: Record<string, string[]> = {};
+    res.headers.forEach((value, name) => {
+      (header[name] ??= []).push(value);
+    });
+    try {
+      return await this.#source.refreshAfterUnauthorized(
+        used,
+        { code: res.status, header },
+        signal ?? undefined,
+      );
+    } catch (err) {
+      const closing = this.#closing !== undefined;
+      if (signal?.aborted || closing || this.#retryOnUnauthorized) {
+        await discard(res);
+        throw closing ? closedError(err) : err;
+      }
+      return null; // client-go only logs a failed refresh and returns the 401
+    }
+  }
+}
+
+/** Sends `p` on the pairing's transport with its credentials. */
+function sendOn(p: PreparedRequest, pairing: Pairing): Promise<Response> {
+  const transport = pairing.generation.transport;
+  if (
+    p.headers === undefined && p.body == null && p.signal == null &&
+    p.method === "GET"
+  ) return transport.fetch(p.url, pairing.plainInit);
+  let headers: HeaderBag | undefined = p.headers;
+  if (pairing.authorization !== "" && !p.callerAuth) {
+    headers = p.headers === undefined
+      ? pairing.headers
+      : withHeader(p.headers, "authorization", pairing.authorization);
+  }
+  const init: Init = { method: p.method, redirect: "manual" };
+  if (headers !== undefined) init.headers = headers;
+  if (p.body != null) init.body = p.body;
+  if (p.stream) init.duplex = "half";
+  if (p.signal != null) init.signal = p.signal;
+  return transport.fetch(p.url, init);
+}
+
+/** A stream body the refused attempt did not start reading. */
+function unusedStream(body: BodyInit | null | undefined): boolean {
+  return body instanceof ReadableStream && !body.locked;
+}
+
+function isClosedError(err: unknown): boolean {
+  return err instanceof KubeauthError && err.code === "CLOSED";
+}
+
+/** Reads and drops a response we will not return, so its connection is freed. */
+async function discard(res: Response): Promise<void> {
+  try {
+    await res.arrayBuffer();
+  } catch {
+    // The body failed: nothing to free.
+  }
+}
