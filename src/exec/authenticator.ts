@@ -14,7 +14,7 @@ import type {
   UnauthorizedResponse,
 } from "../credentials/credentials.ts";
 import { makeCredentials } from "../credentials/credentials.ts";
-import { ExecPluginError, KubeauthError } from "../errors.ts";
+import { closedError, ExecPluginError, KubeauthError } from "../errors.ts";
 import type { ExecConfig, ResolvedCluster } from "../kubeconfig/types.ts";
 import { getRuntimeAdapter } from "../runtime/mod.ts";
 import type { RuntimeAdapter } from "../runtime/types.ts";
@@ -84,12 +84,8 @@ const MARGIN_RATIO = 0.1;
 const MARGIN_MAX_MS = 60_000;
 const MIN_VALIDITY_MS = 10_000;
 
-function closedError(): KubeauthError {
-  return new KubeauthError(
-    "CLOSED",
-    "the exec credential source was closed; create a new client",
-  );
-}
+const CLOSED_MESSAGE =
+  "the exec credential source was closed; create a new client";
 
 function sameSecrets(a: Credentials, b: Credentials): boolean {
   return a.token === b.token &&
@@ -180,7 +176,9 @@ export class ExecAuthenticator implements CredentialSource {
    * @returns The credentials.
    */
   get(signal?: AbortSignal): Promise<Credentials> {
-    if (this.#closed) return Promise.reject(closedError());
+    if (this.#closed) {
+      return Promise.reject(closedError(undefined, CLOSED_MESSAGE));
+    }
     if (signal?.aborted) return Promise.reject(signal.reason);
     const current = this.#current;
     if (current && !this.#rejected && this.#now() < this.#freshUntil) {
@@ -206,7 +204,7 @@ export class ExecAuthenticator implements CredentialSource {
     response: UnauthorizedResponse,
     signal?: AbortSignal,
   ): Promise<Credentials | null> {
-    if (this.#closed) throw closedError();
+    if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
     signal?.throwIfAborted();
     let pending: Promise<Credentials>;
     if (used === this.#current) {
@@ -236,7 +234,7 @@ export class ExecAuthenticator implements CredentialSource {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#runAbort?.abort(closedError());
+    this.#runAbort?.abort(closedError(undefined, CLOSED_MESSAGE));
     const inflight = this.#inflight;
     this.#current = undefined;
     if (inflight) await inflight.catch(() => {});
@@ -303,7 +301,7 @@ export class ExecAuthenticator implements CredentialSource {
     const o = this.#options;
     const cfg = this.#config;
     const adapter = o.adapter ?? await getRuntimeAdapter();
-    if (this.#closed) throw closedError();
+    if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
     // Not a plugin failure: no run, no backoff (client-go checks this first).
     const interactive = decideInteractive(
       cfg.interactiveMode,
@@ -362,7 +360,7 @@ export class ExecAuthenticator implements CredentialSource {
       });
     } catch (err) {
       if (this.#runAbort === abort) this.#runAbort = undefined;
-      if (this.#closed) throw closedError();
+      if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
       const error = this.#asPluginError(err, exitCode, stderrTail);
       const now = this.#now();
       this.#failures++;
@@ -398,7 +396,7 @@ export class ExecAuthenticator implements CredentialSource {
       throw withRetry;
     }
     if (this.#runAbort === abort) this.#runAbort = undefined;
-    if (this.#closed) throw closedError();
+    if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
     this.#emit({
       type: "plugin-run",
       command: cfg.command,
@@ -562,7 +560,9 @@ class ExecCredentialHandle implements CredentialSource {
   }
 
   get(signal?: AbortSignal): Promise<Credentials> {
-    if (this.#closed) return Promise.reject(closedError());
+    if (this.#closed) {
+      return Promise.reject(closedError(undefined, CLOSED_MESSAGE));
+    }
     return this.#entry.auth.get(signal);
   }
 
@@ -571,7 +571,9 @@ class ExecCredentialHandle implements CredentialSource {
     response: UnauthorizedResponse,
     signal?: AbortSignal,
   ): Promise<Credentials | null> {
-    if (this.#closed) return Promise.reject(closedError());
+    if (this.#closed) {
+      return Promise.reject(closedError(undefined, CLOSED_MESSAGE));
+    }
     return this.#entry.auth.refreshAfterUnauthorized(used, response, signal);
   }
 

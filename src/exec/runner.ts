@@ -96,15 +96,13 @@ export async function runExecPlugin(
   o: RunExecPluginOptions,
 ): Promise<ExecPluginRun> {
   o.signal?.throwIfAborted();
-  const command = o.command;
-  const max = o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   let child: ChildProcess;
   try {
-    // No spawn signal: stop() below kills the group itself (what an aborted
-    // spawn signal would do), and the plugin cannot be stopped before spawn()
+    // No spawn signal: the run kills the group itself (what an aborted spawn
+    // signal would do), and the plugin cannot be stopped before spawn()
     // returns anyway.
     child = await o.adapter.spawn({
-      command,
+      command: o.command,
       args: o.args,
       env: o.env,
       stdin: o.interactive ? "inherit" : "null",
@@ -113,168 +111,220 @@ export async function runExecPlugin(
   } catch (err) {
     throw spawnFailure(o, err);
   }
+  return await new PluginRun(o, child).run();
+}
 
-  let timedOut = false;
-  let tooLarge = false;
-  let aborted = false;
-  let exited = false;
-  const stop = () => {
-    child.kill("SIGKILL");
-  };
-  const onAbort = () => {
-    aborted = true;
-    stop();
-  };
-  // The signal may have fired while the process was being started.
-  if (o.signal?.aborted) onAbort();
-  // No `once`: it makes addEventListener several times slower on Node, and
-  // the listener is removed in any case below (onAbort is idempotent).
-  else o.signal?.addEventListener("abort", onAbort);
-  const timeoutMs = o.timeoutMs;
-  const timer = timeoutMs !== undefined && timeoutMs > 0 &&
-      Number.isFinite(timeoutMs)
-    ? setTimeout(() => {
-      if (exited) return;
-      timedOut = true;
-      stop();
-    }, timeoutMs)
-    : undefined;
-
-  const stdoutReader = child.stdout.getReader();
-  const stderrReader = child.stderr?.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+/** One spawned plugin: its streams, timers and outcome, one method a step. */
+class PluginRun {
+  readonly #o: RunExecPluginOptions;
+  readonly #child: ChildProcess;
+  readonly #max: number;
+  readonly #stdoutReader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #stderrReader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  readonly #chunks: Uint8Array[] = [];
+  readonly #tail = new TailBuffer(STDERR_TAIL_BYTES);
+  #size = 0;
+  #timedOut = false;
+  #tooLarge = false;
+  #aborted = false;
+  #exited = false;
   // Set when a stream has ended: a plugin has usually closed both by the time
   // its exit is seen, and then no grace timer is needed.
-  let stdoutClosed = false;
-  let stderrClosed = stderrReader === undefined;
-  const stdoutDone = (async () => {
-    for (;;) {
-      const { done, value } = await stdoutReader.read();
-      if (done) {
-        stdoutClosed = true;
-        return;
-      }
-      size += value.byteLength;
-      if (size > max) {
-        tooLarge = true;
-        chunks.length = 0;
-        stop();
-        await stdoutReader.cancel().catch(() => {});
-        return;
-      }
-      chunks.push(value);
-    }
-  })().catch(() => {});
-  const tail = new TailBuffer(STDERR_TAIL_BYTES);
-  const stderrDone = stderrReader
-    ? (async () => {
-      for (;;) {
-        const { done, value } = await stderrReader.read();
-        if (done) {
-          stderrClosed = true;
-          return;
-        }
-        tail.push(value);
-        try {
-          o.adapter.writeStderr(value);
-        } catch {
-          // The parent's stderr is gone: keep the tail anyway.
-        }
-      }
-    })().catch(() => {})
-    : Promise.resolve();
+  #stdoutClosed = false;
+  #stderrClosed: boolean;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #onAbort = () => {
+    this.#aborted = true;
+    this.#stop();
+  };
 
-  let graceTimer: ReturnType<typeof setTimeout> | undefined;
-  let status: ExitStatus;
-  try {
-    status = await child.status;
-    exited = true;
-    // The plugin is gone; its stdout may still be held by a grandchild.
-    if (stdoutClosed && stderrClosed) await stdoutDone;
-    else await graceThenKill();
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(graceTimer);
-    o.signal?.removeEventListener("abort", onAbort);
+  constructor(o: RunExecPluginOptions, child: ChildProcess) {
+    this.#o = o;
+    this.#child = child;
+    this.#max = o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    this.#stdoutReader = child.stdout.getReader();
+    this.#stderrReader = child.stderr?.getReader();
+    this.#stderrClosed = this.#stderrReader === undefined;
   }
 
-  async function graceThenKill(): Promise<void> {
+  async run(): Promise<ExecPluginRun> {
+    this.#watchSignalAndTimeout();
+    const stdoutDone = this.#readStdout().catch(() => {});
+    const stderrDone = this.#readStderr().catch(() => {});
+    let status: ExitStatus;
+    try {
+      status = await this.#child.status;
+      this.#exited = true;
+      // The plugin is gone; its stdout may still be held by a grandchild.
+      if (this.#stdoutClosed && this.#stderrClosed) await stdoutDone;
+      else await this.#graceThenKill(stdoutDone, stderrDone);
+    } finally {
+      clearTimeout(this.#timer);
+      clearTimeout(this.#graceTimer);
+      this.#o.signal?.removeEventListener("abort", this.#onAbort);
+    }
+    return this.#outcome(status);
+  }
+
+  #stop(): void {
+    this.#child.kill("SIGKILL");
+  }
+
+  #watchSignalAndTimeout(): void {
+    const signal = this.#o.signal;
+    // The signal may have fired while the process was being started.
+    if (signal?.aborted) this.#onAbort();
+    // No `once`: it makes addEventListener several times slower on Node, and
+    // the listener is removed in any case (onAbort is idempotent).
+    else signal?.addEventListener("abort", this.#onAbort);
+    const timeoutMs = this.#o.timeoutMs;
+    if (
+      timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs)
+    ) {
+      this.#timer = setTimeout(() => {
+        if (this.#exited) return;
+        this.#timedOut = true;
+        this.#stop();
+      }, timeoutMs);
+    }
+  }
+
+  async #readStdout(): Promise<void> {
+    const reader = this.#stdoutReader;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        this.#stdoutClosed = true;
+        return;
+      }
+      this.#size += value.byteLength;
+      if (this.#size > this.#max) {
+        this.#tooLarge = true;
+        this.#chunks.length = 0;
+        this.#stop();
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      this.#chunks.push(value);
+    }
+  }
+
+  async #readStderr(): Promise<void> {
+    const reader = this.#stderrReader;
+    if (reader === undefined) return;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        this.#stderrClosed = true;
+        return;
+      }
+      this.#tail.push(value);
+      try {
+        this.#o.adapter.writeStderr(value);
+      } catch {
+        // The parent's stderr is gone: keep the tail anyway.
+      }
+    }
+  }
+
+  async #graceThenKill(
+    stdoutDone: Promise<void>,
+    stderrDone: Promise<void>,
+  ): Promise<void> {
     const streamsClosed = Promise.all([stdoutDone, stderrDone]).then(() =>
       true
     );
     const graceOver = new Promise<false>((resolve) => {
-      graceTimer = setTimeout(
+      this.#graceTimer = setTimeout(
         () => resolve(false),
-        o.stdoutGraceMs ?? DEFAULT_STDOUT_GRACE_MS,
+        this.#o.stdoutGraceMs ?? DEFAULT_STDOUT_GRACE_MS,
       );
     });
     if (!(await Promise.race([streamsClosed, graceOver]))) {
-      child.kill("SIGKILL"); // the group: grandchildren holding the pipes
+      this.#stop(); // the group: grandchildren holding the pipes
       await Promise.all([
-        stdoutReader.cancel().catch(() => {}),
-        stderrReader?.cancel().catch(() => {}),
+        this.#stdoutReader.cancel().catch(() => {}),
+        this.#stderrReader?.cancel().catch(() => {}),
       ]);
       await Promise.all([stdoutDone, stderrDone]);
     }
   }
 
-  const stderrTail = tail.text();
-  const facts = {
-    command,
-    ...(status.code !== null ? { exitCode: status.code } : {}),
-    ...(status.signal !== null ? { signal: status.signal } : {}),
-    ...(stderrTail !== "" ? { stderrTail } : {}),
-  };
-  if (aborted && o.signal) {
-    throw o.signal.reason ?? new DOMException("aborted", "AbortError");
+  #outcome(status: ExitStatus): ExecPluginRun {
+    const o = this.#o;
+    const stderrTail = this.#tail.text();
+    if (this.#aborted && o.signal) {
+      throw o.signal.reason ?? new DOMException("aborted", "AbortError");
+    }
+    const failure = this.#failure(status, stderrTail);
+    if (failure !== undefined) throw failure;
+    return { stdout: this.#stdout(), exitCode: 0, stderrTail };
   }
-  if (tooLarge) {
-    throw new ExecPluginError(
-      "EXEC_OUTPUT_TOO_LARGE",
-      `exec: executable ${command} wrote more than ${
-        formatBytes(max)
-      } to stdout and was killed; an ExecCredential is a few KiB, so the plugin is probably printing something else to stdout (if the output is legitimate, raise the limit with the maxOutputBytes exec option)`,
-      facts,
-    );
+
+  #failure(
+    status: ExitStatus,
+    stderrTail: string,
+  ): ExecPluginError | undefined {
+    const o = this.#o;
+    const command = o.command;
+    const facts = {
+      command,
+      ...(status.code !== null ? { exitCode: status.code } : {}),
+      ...(status.signal !== null ? { signal: status.signal } : {}),
+      ...(stderrTail !== "" ? { stderrTail } : {}),
+    };
+    if (this.#tooLarge) {
+      return new ExecPluginError(
+        "EXEC_OUTPUT_TOO_LARGE",
+        `exec: executable ${command} wrote more than ${
+          formatBytes(this.#max)
+        } to stdout and was killed; an ExecCredential is a few KiB, so the plugin is probably printing something else to stdout (if the output is legitimate, raise the limit with the maxOutputBytes exec option)`,
+        facts,
+      );
+    }
+    if (this.#timedOut) {
+      return new ExecPluginError(
+        "EXEC_TIMEOUT",
+        `exec: executable ${command} did not finish within ${
+          formatMs(o.timeoutMs ?? 0)
+        } and was killed together with its child processes; ${
+          o.timeoutHint ??
+            "raise the timeout with the execTimeoutMs option of createAuthedFetch (timeoutMs of the exec authenticator)"
+        }${stderrSuffix(stderrTail)}`,
+        facts,
+      );
+    }
+    if (status.signal !== null) {
+      return new ExecPluginError(
+        "EXEC_FAILED",
+        `exec: executable ${command} failed: terminated by signal ${status.signal}${
+          stderrSuffix(stderrTail)
+        }`,
+        facts,
+      );
+    }
+    if (status.code !== 0) {
+      return new ExecPluginError(
+        "EXEC_FAILED",
+        `exec: executable ${command} failed with exit code ${status.code}${
+          stderrSuffix(stderrTail)
+        }`,
+        facts,
+      );
+    }
+    return undefined;
   }
-  if (timedOut) {
-    throw new ExecPluginError(
-      "EXEC_TIMEOUT",
-      `exec: executable ${command} did not finish within ${
-        formatMs(timeoutMs ?? 0)
-      } and was killed together with its child processes; ${
-        o.timeoutHint ??
-          "raise the timeout with the execTimeoutMs option of createAuthedFetch (timeoutMs of the exec authenticator)"
-      }${stderrSuffix(stderrTail)}`,
-      facts,
-    );
+
+  #stdout(): Uint8Array {
+    const stdout = new Uint8Array(this.#size);
+    let off = 0;
+    for (const c of this.#chunks) {
+      stdout.set(c, off);
+      off += c.byteLength;
+    }
+    return stdout;
   }
-  if (status.signal !== null) {
-    throw new ExecPluginError(
-      "EXEC_FAILED",
-      `exec: executable ${command} failed: terminated by signal ${status.signal}${
-        stderrSuffix(stderrTail)
-      }`,
-      facts,
-    );
-  }
-  if (status.code !== 0) {
-    throw new ExecPluginError(
-      "EXEC_FAILED",
-      `exec: executable ${command} failed with exit code ${status.code}${
-        stderrSuffix(stderrTail)
-      }`,
-      facts,
-    );
-  }
-  const stdout = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    stdout.set(c, off);
-    off += c.byteLength;
-  }
-  return { stdout, exitCode: 0, stderrTail };
 }
 
 function stderrSuffix(tail: string): string {
