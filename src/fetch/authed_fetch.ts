@@ -241,9 +241,7 @@ export async function createAuthedFetch(
     retryOnUnauthorized: options.retryOnUnauthorized ?? true,
     maxRedirects: options.maxRedirects ?? 10,
   });
-  const kube = (input: string | URL | Request, init?: RequestInit) =>
-    client.fetch(input, init);
-  return Object.defineProperties(kube, {
+  return Object.defineProperties(client.fetch.bind(client), {
     server: { value: server, enumerable: true },
     context: { value: ctx.contextName, enumerable: true },
     namespace: { value: ctx.namespace, enumerable: true },

@@ -46,18 +46,12 @@ interface Pairing {
   readonly generation: Generation;
   /** The Authorization value, `""` when the credentials have none. */
   readonly authorization: string;
-  /** Our headers for a request without caller headers. */
-  readonly headers: Record<string, string> | undefined;
-  /** The whole init of a plain GET (no caller init). */
-  readonly plainInit: RequestInit;
+  /** The whole init of a plain GET; its headers are ours for any request. */
+  readonly plainInit: { headers?: Record<string, string>; redirect: "manual" };
 }
 
 /** The pairing a request is on; replaced when it has to pick again. */
-interface InFlight {
-  pairing: Pairing;
-}
-
-type Init = RequestInit & { duplex?: "half" };
+type InFlight = { pairing: Pairing };
 
 /**
  * How often one request may pick again because a rotation overtook it (each
@@ -109,12 +103,7 @@ const NO_CREDENTIALS: Credentials = makeCredentials({});
  * ```
  */
 export class ClusterClient {
-  readonly #target: ClusterTarget;
-  readonly #source: CredentialSource;
-  readonly #ownsSource: boolean;
-  readonly #registry: ConnectionRegistry;
-  readonly #retryOnUnauthorized: boolean;
-  readonly #maxRedirects: number;
+  readonly #options: ClusterClientOptions;
   /** The last pairing made for the source's credentials. */
   #pairing: Pairing | undefined;
   /** The pairing for requests carrying the caller's Authorization. */
@@ -127,12 +116,7 @@ export class ClusterClient {
    * @param options Target, credential source, registry and retry settings.
    */
   constructor(options: ClusterClientOptions) {
-    this.#target = options.target;
-    this.#source = options.source;
-    this.#ownsSource = options.ownsSource;
-    this.#registry = options.registry;
-    this.#retryOnUnauthorized = options.retryOnUnauthorized;
-    this.#maxRedirects = options.maxRedirects;
+    this.#options = options;
   }
 
   /**
@@ -148,8 +132,8 @@ export class ClusterClient {
   ): Promise<Response> {
     if (this.#closing !== undefined) throw closedError();
     const p = init === undefined && typeof input === "string"
-      ? plainGet(resolveUrl(this.#target, input))
-      : prepareRequest(this.#target, input, init);
+      ? plainGet(resolveUrl(this.#options.target, input))
+      : prepareRequest(this.#options.target, input, init);
     if (p.signal?.aborted) throw p.signal.reason;
     const inFlight = { pairing: await this.#pick(p) };
     const res = await this.#send(p, inFlight);
@@ -164,8 +148,8 @@ export class ClusterClient {
    */
   close(): Promise<void> {
     this.#closing ??= Promise.allSettled([
-      this.#registry.close(),
-      this.#ownsSource ? this.#source.close() : undefined,
+      this.#options.registry.close(),
+      this.#options.ownsSource ? this.#options.source.close() : undefined,
     ]).then(() => {});
     return this.#closing;
   }
@@ -175,7 +159,7 @@ export class ClusterClient {
     if (p.callerAuth) return this.#passthroughPairing();
     let creds: Credentials;
     try {
-      creds = await this.#source.get(p.signal ?? undefined);
+      creds = await this.#options.source.get(p.signal ?? undefined);
     } catch (err) {
       if (this.#closing !== undefined) throw closedError(err);
       throw err;
@@ -202,15 +186,16 @@ export class ClusterClient {
     signal: AbortSignal | null | undefined,
   ): Promise<Pairing> {
     if (this.#closing !== undefined) throw closedError();
-    let generation = this.#registry.select(creds.clientCertificate);
+    const { registry, source } = this.#options;
+    let generation = registry.select(creds.clientCertificate);
     for (let attempt = 0; generation === undefined; attempt++) {
       // The certificate belongs to a retired generation: these credentials
       // were overtaken while this request waited. Take the current ones.
-      const fresh = await this.#source.get(signal ?? undefined);
+      const fresh = await source.get(signal ?? undefined);
       if (this.#closing !== undefined) throw closedError();
       generation = fresh === creds || attempt >= MAX_REPICKS
-        ? this.#registry.adopt(fresh.clientCertificate)
-        : this.#registry.select(fresh.clientCertificate);
+        ? registry.adopt(fresh.clientCertificate)
+        : registry.select(fresh.clientCertificate);
       creds = fresh;
     }
     return this.#pairing = this.#makePairing(creds, generation);
@@ -218,8 +203,8 @@ export class ClusterClient {
 
   #passthroughPairing(): Pairing {
     if (this.#closing !== undefined) throw closedError();
-    const generation = this.#registry.current ??
-      this.#registry.adopt(undefined);
+    const generation = this.#options.registry.current ??
+      this.#options.registry.adopt(undefined);
     const cached = this.#passthrough;
     if (cached !== undefined && cached.generation === generation) return cached;
     return this.#passthrough = this.#makePairing(NO_CREDENTIALS, generation);
@@ -229,13 +214,13 @@ export class ClusterClient {
     const authorization = authorizationOf(creds);
     let headers: Record<string, string> | undefined;
     if (authorization !== "") headers = { authorization };
-    if (this.#target.disableCompression) {
+    if (this.#options.target.disableCompression) {
       headers = { ...headers, "accept-encoding": "identity" };
     }
-    const plainInit: RequestInit = headers === undefined
-      ? { redirect: "manual" }
-      : { headers, redirect: "manual" };
-    return { creds, generation, authorization, headers, plainInit };
+    const plainInit = headers === undefined
+      ? { redirect: "manual" as const }
+      : { headers, redirect: "manual" as const };
+    return { creds, generation, authorization, plainInit };
   }
 
   /**
@@ -249,11 +234,12 @@ export class ClusterClient {
         return await sendOn(p, pairing);
       } catch (err) {
         if (this.#closing !== undefined) throw closedError(err);
-        // A destroyed transport aborted a request already sent: report it.
-        if (
-          attempt >= MAX_REPICKS || !isClosedError(err) ||
-          pairing.generation.destroyed || (p.stream && !unusedStream(p.body))
-        ) throw err;
+        // A destroyed transport aborted a request already sent, a stream
+        // body may be half read: report it.
+        const refusedUnsent = err instanceof KubeauthError &&
+          err.code === "CLOSED" && !pairing.generation.destroyed &&
+          (!p.stream || (p.body instanceof ReadableStream && !p.body.locked));
+        if (!refusedUnsent || attempt >= MAX_REPICKS) throw err;
         inFlight.pairing = await this.#pick(p);
       }
     }
@@ -271,7 +257,9 @@ export class ClusterClient {
       if (res.status === 401 && !p.callerAuth && !refreshed) {
         refreshed = true;
         const next = await this.#refresh(inFlight.pairing.creds, res, p.signal);
-        if (next === null || !this.#retryOnUnauthorized || !p.replayable) {
+        if (
+          next === null || !this.#options.retryOnUnauthorized || !p.replayable
+        ) {
           return res;
         }
         await discard(res);
@@ -313,11 +301,11 @@ export class ClusterClient {
     }
     // Never carry credentials (or the client certificate) elsewhere: a
     // redirect to another origin is handed back to the caller as is.
-    if (target.origin !== this.#target.origin) return null;
-    if (hop > this.#maxRedirects) {
+    if (target.origin !== this.#options.target.origin) return null;
+    if (hop > this.#options.maxRedirects) {
       await discard(res);
       throw new TypeError(
-        `too many redirects (more than ${this.#maxRedirects}); the last one pointed to ${target.pathname}`,
+        `too many redirects (more than ${this.#options.maxRedirects}); the last one pointed to ${target.pathname}`,
       );
     }
     const next = redirected(p, status, target);
@@ -336,14 +324,14 @@ export class ClusterClient {
       (header[name] ??= []).push(value);
     });
     try {
-      return await this.#source.refreshAfterUnauthorized(
+      return await this.#options.source.refreshAfterUnauthorized(
         used,
         { code: res.status, header },
         signal ?? undefined,
       );
     } catch (err) {
       const closing = this.#closing !== undefined;
-      if (signal?.aborted || closing || this.#retryOnUnauthorized) {
+      if (signal?.aborted || closing || this.#options.retryOnUnauthorized) {
         await discard(res);
         throw closing ? closedError(err) : err;
       }
@@ -362,24 +350,18 @@ function sendOn(p: PreparedRequest, pairing: Pairing): Promise<Response> {
   let headers: HeaderBag | undefined = p.headers;
   if (pairing.authorization !== "" && !p.callerAuth) {
     headers = p.headers === undefined
-      ? pairing.headers
+      ? pairing.plainInit.headers
       : withHeader(p.headers, "authorization", pairing.authorization);
   }
-  const init: Init = { method: p.method, redirect: "manual" };
+  const init: RequestInit & { duplex?: "half" } = {
+    method: p.method,
+    redirect: "manual",
+  };
   if (headers !== undefined) init.headers = headers;
   if (p.body != null) init.body = p.body;
   if (p.stream) init.duplex = "half";
   if (p.signal != null) init.signal = p.signal;
   return transport.fetch(p.url, init);
-}
-
-/** A stream body the refused attempt did not start reading. */
-function unusedStream(body: BodyInit | null | undefined): boolean {
-  return body instanceof ReadableStream && !body.locked;
-}
-
-function isClosedError(err: unknown): boolean {
-  return err instanceof KubeauthError && err.code === "CLOSED";
 }
 
 /** Reads and drops a response we will not return, so its connection is freed. */

@@ -374,15 +374,11 @@ function normaliseHeaders(
 ): HeaderBag | undefined {
   if (headers === undefined || headers === null) return undefined;
   if (headers instanceof Headers) return headers;
-  if (Array.isArray(headers) || isIterable(headers)) {
-    return new Headers(headers);
-  }
+  // Pairs (arrays and other iterables) become Headers.
+  const iterator =
+    (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+  if (typeof iterator === "function") return new Headers(headers);
   return headers as Record<string, string>;
-}
-
-function isIterable(value: unknown): boolean {
-  return typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] ===
-    "function";
 }
 
 function hasHeader(headers: HeaderBag, name: string): boolean {
