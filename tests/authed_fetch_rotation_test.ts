@@ -261,10 +261,6 @@ test(
         `watch ended ${endedAfter} ms after the rotation (${ending})`,
       );
       assert.ok(
-        endedAfter < drainTimeoutMs + 4000,
-        `ended after ${endedAfter} ms`,
-      );
-      assert.ok(
         events >= 5 && lastEventAt - retiredAt >= drainTimeoutMs / 2,
         `the watch kept streaming until the deadline (${events} events)`,
       );

@@ -1,7 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConnectionRegistry } from "../src/fetch/connection_registry.ts";
-import type { TransportEvent } from "../src/fetch/connection_registry.ts";
+import type {
+  RegistryClock,
+  TransportEvent,
+} from "../src/fetch/connection_registry.ts";
 import { makeClientCertificate } from "../src/credentials/credentials.ts";
 import type { ClientCertificate } from "../src/credentials/credentials.ts";
 import { KubeauthError } from "../src/errors.ts";
@@ -66,7 +69,49 @@ function cert(cn: string): ClientCertificate {
   });
 }
 
+/** A manual clock: timers fire only when the test advances time. */
+class FakeClock implements RegistryClock {
+  now = 0;
+  readonly #timers = new Map<number, { at: number; callback: () => void }>();
+  #nextHandle = 1;
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const handle = this.#nextHandle++;
+    this.#timers.set(handle, { at: this.now + ms, callback });
+    return handle;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** Timers scheduled and not yet fired or cleared. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing due timers in deadline order. */
+  advance(ms: number): void {
+    this.now += ms;
+    for (;;) {
+      let due: [number, { at: number; callback: () => void }] | undefined;
+      for (const entry of this.#timers) {
+        if (
+          entry[1].at <= this.now &&
+          (due === undefined || entry[1].at < due[1].at)
+        ) {
+          due = entry;
+        }
+      }
+      if (due === undefined) return;
+      this.#timers.delete(due[0]);
+      due[1].callback();
+    }
+  }
+}
+
 function setup(drainTimeoutMs = 30_000) {
+  const clock = new FakeClock();
   const created: FakeTransport[] = [];
   const events: TransportEvent[] = [];
   const waiters: Array<[(e: TransportEvent) => boolean, () => void]> = [];
@@ -78,6 +123,7 @@ function setup(drainTimeoutMs = 30_000) {
     },
     tls: { ca: "CA-PEM", serverName: "kube" },
     drainTimeoutMs,
+    clock,
     onEvent(e) {
       events.push(e);
       for (const w of [...waiters]) {
@@ -88,23 +134,13 @@ function setup(drainTimeoutMs = 30_000) {
       }
     },
   });
-  // The registry unrefs its drain timers (real sockets keep the process
-  // alive); the waiter's own deadline keeps it alive here, and fails the test
-  // instead of hanging.
-  const waitFor = (pred: (e: TransportEvent) => boolean, timeoutMs = 5000) =>
-    events.some(pred) ? Promise.resolve() : new Promise<void>(
-      (resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error("event not seen in time")),
-          timeoutMs,
-        );
-        waiters.push([pred, () => {
-          clearTimeout(timer);
-          resolve();
-        }]);
-      },
-    );
-  return { registry, created, events, waitFor };
+  // Drain deadlines run on the fake clock; the events they cause arrive
+  // through promise callbacks, which this waits for.
+  const waitFor = (pred: (e: TransportEvent) => boolean) =>
+    events.some(pred)
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => waiters.push([pred, resolve]));
+  return { registry, created, events, waitFor, clock };
 }
 
 test("the same identity keeps its transport; the cluster TLS settings are merged with the identity", async () => {
@@ -202,15 +238,16 @@ test("credentials of a retired generation are reported stale, adopt() forces the
 });
 
 test("a retired transport still busy at the drain deadline is destroyed then, not earlier", async () => {
-  const { registry, created, events, waitFor } = setup(150);
+  const { registry, created, events, waitFor, clock } = setup(150);
   registry.select(cert("a"));
   created[0].inFlight = 1; // a watch that never ends
-  const retiredAt = Date.now();
   registry.select(cert("b"));
   assert.equal(created[0].destroyCalls, 0);
+  clock.advance(149);
+  assert.equal(created[0].destroyCalls, 0, "not before the deadline");
+  clock.advance(1);
+  assert.equal(created[0].destroyCalls, 1, "at the deadline");
   await waitFor((e) => e.type === "transport-closed");
-  const elapsed = Date.now() - retiredAt;
-  assert.ok(elapsed >= 140, `destroyed after ${elapsed} ms`);
   assert.equal(created[0].destroyCalls, 1);
   assert.deepEqual(events.at(-1), {
     type: "transport-closed",
@@ -222,7 +259,7 @@ test("a retired transport still busy at the drain deadline is destroyed then, no
 });
 
 test("close() destroys every transport, clears timers, and later selects throw CLOSED", async () => {
-  const { registry, created, events } = setup(60_000);
+  const { registry, created, events, clock } = setup(60_000);
   registry.select(cert("a"));
   created[0].inFlight = 1;
   registry.select(cert("b"));
@@ -244,7 +281,7 @@ test("close() destroys every transport, clears timers, and later selects throw C
     (err) => err instanceof KubeauthError && err.code === "CLOSED",
   );
   await registry.close(); // idempotent
-  // The 60 s drain timer must be gone: the test runner would otherwise wait.
+  assert.equal(clock.pending, 0, "the 60 s drain timer is cleared");
 });
 
 test("a transport that cannot be created leaves the current one in place", async () => {
@@ -290,11 +327,12 @@ test("a throwing event listener does not break rotation", async () => {
 });
 
 test("many rotations: exactly one current transport, every other one closed", async () => {
-  const { registry, created, events, waitFor } = setup(50);
+  const { registry, created, events, waitFor, clock } = setup(50);
   for (let i = 0; i < 200; i++) {
     registry.select(cert(`c${i}`));
     if (i % 3 === 0) created[i].inFlight = 1; // some stay busy until the deadline
   }
+  clock.advance(50);
   await waitFor(() =>
     events.filter((e) => e.type === "transport-closed").length === 199
   );
@@ -302,5 +340,22 @@ test("many rotations: exactly one current transport, every other one closed", as
   assert.equal(open.length, 1);
   assert.equal(open[0], created[199]);
   assert.equal(registry.draining, 0);
+  await registry.close();
+});
+
+test("drain timers are unref'd: a pending deadline never keeps the process alive", async () => {
+  let unrefs = 0;
+  const registry = new ConnectionRegistry({
+    createTransport: fakeTransport,
+    tls: {},
+    drainTimeoutMs: 1000,
+    clock: {
+      setTimeout: () => ({ unref: () => void unrefs++ }),
+      clearTimeout: () => {},
+    },
+  });
+  registry.select(cert("a"));
+  registry.select(cert("b"));
+  assert.equal(unrefs, 1);
   await registry.close();
 });
