@@ -9,10 +9,19 @@
  * kubeauth whoami
  * ```
  *
- * @example Usage
- * ```ts ignore
- * import { main } from "@kubeauth/fetch/cli";
- * const code = await main(["fetch", "/version"]);
+ * @example Print the version
+ * ```ts
+ * import { main, VERSION } from "./cli.ts";
+ *
+ * let printed = "";
+ * const code = await main(["--version"], {
+ *   args: () => [],
+ *   writeStdout: async (chunk) => void (printed += new TextDecoder().decode(chunk)),
+ *   writeStderr: async () => {},
+ *   stdin: () => new ReadableStream(),
+ *   exit: () => Promise.reject(new Error("not called")),
+ * });
+ * if (code !== 0 || printed !== `kubeauth ${VERSION}\n`) throw new Error(printed);
  * ```
  *
  * @module
@@ -27,9 +36,19 @@ import type { ProcessIo } from "./runtime/process_io.ts";
 
 export type { ProcessIo } from "./runtime/process_io.ts";
 import { getRuntimeAdapter } from "./runtime/mod.ts";
+import denoJson from "../deno.json" with { type: "json" };
 
-/** The version printed by `kubeauth --version` (kept equal to deno.json). */
-export const VERSION: string = "0.1.0";
+/**
+ * The version printed by `kubeauth --version`, read from deno.json (which
+ * package.json matches).
+ *
+ * @example Usage
+ * ```ts
+ * import { VERSION } from "./cli.ts";
+ * if (!/^\d+\.\d+\.\d+/.test(VERSION)) throw new Error(VERSION);
+ * ```
+ */
+export const VERSION: string = denoJson.version;
 
 const USAGE =
   `kubeauth ${VERSION}: Kubernetes requests authenticated the way kubectl does
@@ -514,9 +533,24 @@ function errorLine(err: unknown): string {
  * Runs the CLI with the given arguments and returns the exit code. Output
  * goes to the process's stdout and stderr.
  *
- * @example Usage
+ * @example Bad usage exits with 1 and a message on stderr
+ * ```ts
+ * import { main } from "./cli.ts";
+ *
+ * let stderr = "";
+ * const code = await main(["frobnicate"], {
+ *   args: () => [],
+ *   writeStdout: async () => {},
+ *   writeStderr: async (chunk) => void (stderr += new TextDecoder().decode(chunk)),
+ *   stdin: () => new ReadableStream(),
+ *   exit: () => Promise.reject(new Error("not called")),
+ * });
+ * if (code !== 1 || !stderr.startsWith("error: ")) throw new Error(stderr);
+ * ```
+ *
+ * @example Against the current kubeconfig (needs a cluster)
  * ```ts ignore
- * import { main } from "@kubeauth/fetch/cli";
+ * import { main } from "./cli.ts";
  * const code = await main(["credential", "--context", "dev"]);
  * ```
  *

@@ -54,7 +54,7 @@ const bin = join(dist, "bin.js");
 writeFileSync(
   bin,
   `#!/usr/bin/env node
-import { main } from "../cli.js";
+import { main } from "./cli.js";
 const code = await main(process.argv.slice(2));
 process.exit(code);
 `,
