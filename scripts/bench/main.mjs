@@ -56,8 +56,12 @@ function firstLine(cmd, args) {
   }
 }
 
-/** Runs a command; streams its stderr dimmed; resolves with its stdout and exit code. */
-function run(cmd, args, { timeoutMs = 240_000, env } = {}) {
+/**
+ * Runs a command; streams its stderr dimmed; resolves with its stdout and exit code.
+ * @param {{ timeoutMs?: number, env?: Record<string, string> }} [options]
+ */
+function run(cmd, args, options = {}) {
+  const { timeoutMs = 240_000, env = undefined } = options;
   return new Promise((done) => {
     const started = Date.now();
     const child = spawn(cmd, args, {
@@ -265,7 +269,7 @@ function parseExecBench(r) {
     const name = line.slice(0, 22).trim();
     const m = /\b(bare|kubeauth)\s+([\d.]+)/.exec(line);
     if (!m) continue;
-    if (name) current = { name };
+    if (name) current = /** @type {Record<string, unknown>} */ ({ name });
     if (!current) continue;
     current[m[1] === "bare" ? "bareMs" : "kubeauthMs"] = Number(m[2]);
     const ratio = /ratio \(median\) ([\d.]+)/.exec(line);
