@@ -437,121 +437,34 @@ function showValue(v: string): string {
 }
 
 /**
- * Says why JSON text is invalid without quoting it: `unexpected end of JSON
- * input` (truncated) or an offset.
+ * Says why JSON text (starting with `{`) is invalid without quoting it, in
+ * Go's words where they are fixed: `unexpected end of JSON input` when the
+ * first value never closes, `invalid character after top-level value` when
+ * something follows a complete value, else `invalid character in JSON input`.
  */
 function describeJsonError(text: string): string {
-  let i = 0;
-  const n = text.length;
-  const ws = () => {
-    while (i < n && " \t\n\r".includes(text[i])) i++;
-  };
-  class Stop {
-    readonly msg: string;
-    constructor(msg: string) {
-      this.msg = msg;
-    }
-  }
-  const eof = () => new Stop("unexpected end of JSON input");
-  const bad = () => new Stop(`invalid character at offset ${i + 1}`);
-  const value = (depth: number): void => {
-    if (depth > 10000) throw new Stop("exceeded max depth");
-    ws();
-    if (i >= n) throw eof();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (i >= n) throw eof();
-        if (text[i] !== '"') throw bad();
-        string();
-        ws();
-        if (i >= n) throw eof();
-        if (text[i] !== ":") throw bad();
-        i++;
-        value(depth + 1);
-        ws();
-        if (i >= n) throw eof();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "}") {
-          i++;
-          return;
-        }
-        throw bad();
-      }
-    }
-    if (c === "[") {
-      i++;
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      for (;;) {
-        value(depth + 1);
-        ws();
-        if (i >= n) throw eof();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "]") {
-          i++;
-          return;
-        }
-        throw bad();
-      }
-    }
-    if (c === '"') return string();
-    const lit =
-      /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/
-        .exec(text.slice(i, i + 400));
-    if (!lit) {
-      if (
-        "tfn".includes(c) &&
-        ["true", "false", "null"].some((w) => w.startsWith(text.slice(i, n)))
-      ) {
-        throw eof();
-      }
-      throw bad();
-    }
-    i += lit[0].length;
-    if (i >= n && /[-.eE+]$/.test(lit[0])) throw eof();
-  };
-  const string = (): void => {
-    i++; // opening quote
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        return;
-      }
-      if (c === 0x5c) {
-        i += 2;
-        continue;
-      }
-      if (c < 0x20) throw bad();
-      i++;
-    }
-    throw eof();
-  };
+  const end = endOfFirstValue(text);
+  if (end === undefined) return "unexpected end of JSON input";
   try {
-    value(0);
-    ws();
-    if (i < n) {
-      return `invalid character after top-level value (offset ${i + 1})`;
-    }
-    return "invalid JSON";
-  } catch (e) {
-    return e instanceof Stop ? e.msg : "invalid JSON";
+    JSON.parse(text.slice(0, end));
+  } catch {
+    return "invalid character in JSON input";
   }
+  return "invalid character after top-level value";
+}
+
+/** Where the first bracketed value closes (strings skipped), if it does. */
+function endOfFirstValue(text: string): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = text.indexOf("{"); i >= 0 && i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" || c === "[") depth++;
+    else if ((c === "}" || c === "]") && --depth === 0) return i + 1;
+  }
+  return undefined;
 }
