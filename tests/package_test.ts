@@ -32,6 +32,36 @@ test("deno.json and package.json agree on name, version and exports", () => {
   assert.equal(pkgJson.type, "module");
 });
 
+test("deno.json imports and package.json dependencies name the same ranges", () => {
+  const fromDeno: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(denoJson.imports ?? {})) {
+    const m = /^npm:((?:@[^/]+\/)?[^@]+)@(.+)$/.exec(String(spec));
+    if (m) fromDeno[name] = `${m[1]} ${m[2]}`;
+  }
+  const fromNpm: Record<string, string> = {};
+  for (const [name, range] of Object.entries(pkgJson.dependencies ?? {})) {
+    fromNpm[name] = `${name} ${range}`;
+  }
+  assert.deepEqual(fromDeno, fromNpm);
+});
+
+test("the publish workflow checks the tag and publishes both packages", () => {
+  const yml = readFileSync(
+    join(root, ".github", "workflows", "publish.yml"),
+    "utf8",
+  );
+  for (
+    const needle of [
+      "id-token: write",
+      "npm test",
+      "deno publish",
+      "npm publish --provenance --access public",
+      "NODE_AUTH_TOKEN",
+      "GITHUB_REF_NAME",
+    ]
+  ) assert.ok(yml.includes(needle), `publish.yml mentions ${needle}`);
+});
+
 // Building and packing takes a while: do it once, from the Node run, and
 // import the packed package from both Node and Bun.
 test(
