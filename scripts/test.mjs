@@ -3,7 +3,8 @@
 // prints each runtime's result and ends with one line `N passed, N failed`.
 // Exit code 1 when anything failed. Usage:
 //   node scripts/test.mjs                 checks + all three runtimes
-//   node scripts/test.mjs --checks-only   deno fmt/lint/doc/publish and tsc checks only
+//   node scripts/test.mjs --checks-only   deno fmt/lint/doc/publish/check, doc
+//                                         examples and tsc checks only
 //   node scripts/test.mjs --only deno,bun tests/foo_test.ts   a subset
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
@@ -98,6 +99,24 @@ if (!only) {
     "publish",
     "--dry-run",
     "--allow-dirty",
+  ]);
+  // tests/ and scripts/ run with --no-check: type-check them once here.
+  await check("deno check tests/ scripts/", deno, [
+    "check",
+    "tests/",
+    "scripts/",
+  ]);
+  await check("tsc scripts (.mjs)", bin("tsc"), [
+    "-p",
+    "tsconfig.scripts.json",
+  ]);
+  // Every ```ts example in the docs runs and asserts what it shows.
+  await check("deno test --doc", deno, [
+    "test",
+    "--doc",
+    "-A",
+    "mod.ts",
+    "src/",
   ]);
   // Erasable syntax only + isolated declarations (what Node's type stripping
   // and JSR's no-slow-types need), checked by tsc on the public entry points.
