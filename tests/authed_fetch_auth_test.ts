@@ -16,6 +16,7 @@ import {
   pollUntil,
   TestSource,
 } from "./support/authed_fetch.ts";
+import type { Echo } from "./support/echo.ts";
 
 let cluster: TestCluster;
 
@@ -26,15 +27,6 @@ before(async () => {
 after(async () => {
   await cluster?.close();
 });
-
-interface Echo {
-  user: string | null;
-  cn: string | null;
-  authScheme: string | null;
-  method: string;
-  body: string;
-  headers: Record<string, string>;
-}
 
 /** A kubeconfig file whose user runs the demo plugin with these options. */
 async function pluginKubeconfig(

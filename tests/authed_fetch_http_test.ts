@@ -11,6 +11,7 @@ import {
   serverSaw,
   TestSource,
 } from "./support/authed_fetch.ts";
+import type { Echo } from "./support/echo.ts";
 
 const TOKEN = "http-test-token-SECRET";
 let cluster: TestCluster;
@@ -30,15 +31,6 @@ after(async () => {
   await kube?.close();
   await cluster?.close();
 });
-
-interface Echo {
-  user: string | null;
-  authScheme: string | null;
-  method: string;
-  path: string;
-  body: string;
-  headers: Record<string, string | string[]>;
-}
 
 async function echo(res: Response): Promise<Echo> {
   assert.equal(res.status, 200);

@@ -19,6 +19,7 @@ import {
 } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
 import { kubeconfigFor } from "./support/authed_fetch.ts";
+import type { Echo } from "./support/echo.ts";
 
 let cluster: TestCluster;
 let dir: { path: string; remove(): Promise<void> };
@@ -32,13 +33,6 @@ after(async () => {
   await cluster?.close();
   await dir?.remove();
 });
-
-interface Echo {
-  user: string | null;
-  cn: string | null;
-  authScheme: string | null;
-  headers: Record<string, string>;
-}
 
 async function echoOf(
   kube: (input: string, init?: RequestInit) => Promise<Response>,

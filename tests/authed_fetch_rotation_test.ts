@@ -18,6 +18,7 @@ import {
   serverSaw,
   TestSource,
 } from "./support/authed_fetch.ts";
+import type { Echo } from "./support/echo.ts";
 
 let cluster: TestCluster;
 
@@ -28,13 +29,6 @@ before(async () => {
 after(async () => {
   await cluster?.close();
 });
-
-interface Echo {
-  user: string | null;
-  cn: string | null;
-  conn: number;
-  authScheme: string | null;
-}
 
 test(
   "after a certificate rotation no new request uses an old connection; in-flight ones finish, old connections close",

@@ -16,6 +16,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { processAlive as alive } from "./support/process.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
@@ -115,21 +116,6 @@ async function rejectsPlugin(
     `${caught.message}\n  lacks: ${text}`,
   );
   return caught;
-}
-
-/** Whether a process is gone (a zombie waiting for a reaper counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** SIGKILL is delivered asynchronously: poll (bounded) until the pid is gone. */

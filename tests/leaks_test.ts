@@ -14,6 +14,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { processAlive as alive } from "./support/process.ts";
 import { join } from "node:path";
 import process from "node:process";
 import { createCa, issueCertificate } from "./support/pki.ts";
@@ -54,20 +55,6 @@ after(async () => {
   await cluster?.close();
   await tmp?.remove();
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 async function assertAllGone(pids: number[]): Promise<void> {
   const deadline = Date.now() + 5000;

@@ -23,6 +23,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
+import { processAlive as alive } from "./support/process.ts";
 import { join } from "node:path";
 import process from "node:process";
 import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
@@ -63,21 +64,6 @@ after(async () => {
   await cluster?.close();
   await tmp?.remove();
 });
-
-/** Whether a process exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 /** Waits (bounded) until none of the pids is alive. */
 async function assertAllGone(pids: number[]): Promise<void> {

@@ -1,13 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  mkdtempSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { processAlive } from "./support/process.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -84,19 +79,7 @@ async function spawnError(promise: Promise<unknown>): Promise<SpawnError> {
 }
 
 /** True once `pid` is gone or a zombie (dead, waiting for a reaper). */
-function isDead(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
-}
+const isDead = (pid: number): boolean => !processAlive(pid);
 
 test("spawn() reports exit codes 0 and 73", async () => {
   assert.deepEqual((await run(fixture("exit_code.sh"), ["0"])).status, {
