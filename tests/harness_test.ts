@@ -1,4 +1,4 @@
-// Tests of the shared test infrastructure: scripts/demo/pki.ts,
+// Tests of the shared test infrastructure: tests/support/pki.ts,
 // tests/support/cluster_server.mjs, tests/support/plugin.ts, tests/support/harness.ts.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -226,17 +226,19 @@ describe("pki", () => {
     assert.match(openssl(["verify", "-CAfile", caFile, certFile]), /OK/);
   });
 
-  test("minting an EC certificate is fast", async () => {
+  // How fast minting is belongs to the benchmarks, not to an assertion.
+  test("minting EC certificates in a row gives distinct ones", async () => {
     const ca = await createCa();
-    await issueCertificate(ca, { commonName: "warm-up", usage: "client" });
     const n = 20;
-    const started = performance.now();
+    const pems = new Set<string>();
     for (let i = 0; i < n; i++) {
-      await issueCertificate(ca, { commonName: `c${i}`, usage: "client" });
+      const pair = await issueCertificate(ca, {
+        commonName: `c${i}`,
+        usage: "client",
+      });
+      pems.add(pair.certPem);
     }
-    const each = (performance.now() - started) / n;
-    // The goal is < 10 ms; the bound is loose for a loaded 2-core machine.
-    assert.ok(each < 50, `${each.toFixed(2)} ms per certificate`);
+    assert.equal(pems.size, n);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * Shared test infrastructure. The implementation lives in
- * scripts/demo/cluster.ts (one copy for the demo, the benchmarks and the
+ * tests/support/cluster.ts (one copy for the demo, the benchmarks and the
  * tests); this module re-exports it unchanged: a fake Kubernetes API server
  * in a child process ({@linkcode startCluster}), temp dirs, kubeconfig files,
  * runtime paths and the demo exec credential plugin
