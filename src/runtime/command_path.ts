@@ -26,14 +26,14 @@ export interface CommandResolutionHost {
  * Turns {@linkcode SpawnOptions.command} into the path to execute.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { resolveCommand } from "./command_path.ts";
  * const path = resolveCommand("sh", { PATH: "/usr/bin:/bin" }, undefined, {
  *   os: "linux",
  *   cwd: "/",
  *   probe: () => "executable",
  * });
- * console.assert(path === "/usr/bin/sh");
+ * if (path !== "/usr/bin/sh") throw new Error(`resolved ${path}`);
  * ```
  *
  * @param command A bare name, or a path.

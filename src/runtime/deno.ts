@@ -70,9 +70,10 @@ function deno(): DenoLike {
  * Creates the Deno runtime adapter.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { createDenoAdapter } from "./deno.ts";
  * const adapter = createDenoAdapter();
+ * if (adapter.name !== "deno") throw new Error(adapter.name);
  * ```
  *
  * @returns The adapter.

@@ -10,9 +10,11 @@
  * The custom-inspect symbol of Node and Bun.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { INSPECT_NODE } from "./inspect.ts";
  * class Secret { [INSPECT_NODE]() { return "Secret [redacted]"; } }
+ * if (new Secret()[INSPECT_NODE]() !== "Secret [redacted]") throw new Error();
+ * if (INSPECT_NODE !== Symbol.for("nodejs.util.inspect.custom")) throw new Error();
  * ```
  */
 export const INSPECT_NODE: unique symbol = Symbol.for(
@@ -23,9 +25,10 @@ export const INSPECT_NODE: unique symbol = Symbol.for(
  * The custom-inspect symbol of Deno.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { INSPECT_DENO } from "./inspect.ts";
  * class Secret { [INSPECT_DENO]() { return "Secret [redacted]"; } }
+ * if (new Secret()[INSPECT_DENO]() !== "Secret [redacted]") throw new Error();
  * ```
  */
 export const INSPECT_DENO: unique symbol = Symbol.for(

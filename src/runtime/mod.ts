@@ -3,10 +3,10 @@
  * and one implementation per runtime, picked by detection (Deno, Bun, Node).
  *
  * @example Usage
- * ```ts ignore
- * import { getRuntimeAdapter } from "@kubeauth/fetch/runtime";
+ * ```ts
+ * import { detectRuntime, getRuntimeAdapter } from "./mod.ts";
  * const adapter = await getRuntimeAdapter();
- * console.log(adapter.name);
+ * if (adapter.name !== detectRuntime()) throw new Error("wrong adapter");
  * ```
  *
  * @module
@@ -14,7 +14,17 @@
 import { detectRuntime } from "./detect.ts";
 import type { RuntimeAdapter } from "./types.ts";
 
-export * from "./types.ts";
+export type {
+  ChildProcess,
+  ExitStatus,
+  RuntimeAdapter,
+  RuntimeName,
+  SpawnFailureReason,
+  SpawnOptions,
+  Transport,
+  TransportOptions,
+} from "./types.ts";
+export { SpawnError } from "./types.ts";
 export { detectRuntime } from "./detect.ts";
 
 let cached: Promise<RuntimeAdapter> | undefined;
@@ -24,10 +34,11 @@ let cached: Promise<RuntimeAdapter> | undefined;
  * Only the matching implementation is loaded.
  *
  * @example Usage
- * ```ts ignore
- * import { getRuntimeAdapter } from "@kubeauth/fetch/runtime";
+ * ```ts
+ * import { getRuntimeAdapter } from "./mod.ts";
  * const adapter = await getRuntimeAdapter();
- * console.log(adapter.stdinIsTerminal());
+ * if (adapter !== await getRuntimeAdapter()) throw new Error("not shared");
+ * if (typeof adapter.stdinIsTerminal() !== "boolean") throw new Error("bad");
  * ```
  *
  * @returns The runtime adapter.

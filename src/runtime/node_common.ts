@@ -12,9 +12,9 @@ import { SpawnError } from "./types.ts";
  * Classifies a path for command lookup with `access(2)`, as `execvp` would.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { probeExecutable } from "./node_common.ts";
- * console.log(probeExecutable("/bin/sh")); // "executable"
+ * if (probeExecutable("/bin/sh") !== "executable") throw new Error("sh?");
  * ```
  *
  * @param path The candidate path.
@@ -39,10 +39,10 @@ export function probeExecutable(path: string): FileKind {
  * {@linkcode SpawnError}.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { spawnErrorFromCode } from "./node_common.ts";
  * const err = spawnErrorFromCode("aws", Object.assign(new Error("x"), { code: "ENOENT" }));
- * console.assert(err.reason === "not-found");
+ * if (err.reason !== "not-found") throw new Error(err.reason);
  * ```
  *
  * @param command The command as given.

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { KubeauthError } from "../errors.ts";
+import { closedError, KubeauthError } from "../errors.ts";
 import type { Transport } from "./types.ts";
 
 /** The runtime-native connection pool behind one transport. */
@@ -102,6 +102,8 @@ interface Flight {
   onUserAbort: (() => void) | undefined;
   /** `finish` bound to this flight, for promise callbacks (made on demand). */
   onEnd: (() => void) | undefined;
+  /** The transport that counts this flight. */
+  owner: { end(flight: Flight): void };
   finish(): void;
 }
 
@@ -270,11 +272,11 @@ function wrapBody(
   }, { highWaterMark: 0 });
 }
 
-function closedError(): KubeauthError {
-  return new KubeauthError(
-    "CLOSED",
-    "the transport is closed: it was retired (certificate rotation) or its client was closed; send the request again through the client",
-  );
+const TRANSPORT_CLOSED =
+  "the transport is closed: it was retired (certificate rotation) or its client was closed; send the request again through the client";
+
+function transportClosedError(): KubeauthError {
+  return closedError(undefined, TRANSPORT_CLOSED);
 }
 
 /**
@@ -282,67 +284,174 @@ function closedError(): KubeauthError {
  * contract's close/destroy/in-flight semantics.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { createTrackedTransport } from "./tracked_transport.ts";
  * const transport = createTrackedTransport({
- *   fetch: (url, init, signal) =>
- *     fetch(url, signal === undefined ? init : { ...init, signal }),
+ *   // A pool that answers every request itself, with no network.
+ *   fetch: () => Promise.resolve(new Response("ok")),
  *   close: () => Promise.resolve(),
  *   closeDrained: () => Promise.resolve(),
  *   destroy: () => Promise.resolve(),
  *   abort: "shared",
  * });
+ * const inFlight = (): number => transport.inFlight;
+ * const res = await transport.fetch("https://example.invalid/", {});
+ * if (inFlight() !== 1) throw new Error("the body is unread");
+ * if (await res.text() !== "ok") throw new Error("unexpected body");
+ * if (inFlight() !== 0) throw new Error("the body has ended");
  * await transport.close();
+ * const late = await transport.fetch("https://example.invalid/", {})
+ *   .catch((e) => e);
+ * if (late.code !== "CLOSED") throw new Error("a closed transport must refuse");
  * ```
  *
  * @param pool The native pool.
  * @returns The transport.
  */
 export function createTrackedTransport(pool: NativePool): Transport {
+  return new TrackedTransport(pool);
+}
+
+/** Ends a flight: the {@linkcode Flight.finish} of every flight. */
+function finishFlight(this: Flight): void {
+  if (this.done) return;
+  this.done = true;
+  this.owner.end(this);
+}
+
+/** The transport createTrackedTransport() returns: one method per step. */
+class TrackedTransport implements Transport {
+  readonly #pool: NativePool;
   /** Requests started whose body has not ended (reset by destroy()). */
-  let inFlight = 0;
+  #inFlight = 0;
   /**
    * Flights whose response was handed out and whose body has not ended,
-   * with the response held (`flight.res`). Most bodies end soon, and then
-   * the flight just leaves the set; the rest are settled in batches by
-   * {@linkcode sweep}, which lets the garbage collector watch them. This
-   * keeps a FinalizationRegistry entry and a header lookup off the common
-   * path (each cost ~1 µs per request).
+   * not yet settled by the sweep (see `#sweep`), which lets the
+   * garbage collector watch them. This keeps a FinalizationRegistry entry
+   * and a header lookup off the common path (each cost ~1 µs per request).
    */
-  const unsettled = new Set<Flight>();
+  readonly #unsettled = new Set<Flight>();
   /** Flights with a controller of their own, which destroy() aborts. */
-  const ownSignals = new Set<Flight>();
-  const mode = pool.abort;
+  readonly #ownSignals = new Set<Flight>();
+  readonly #mode: NativePool["abort"];
   /** "shared" mode: aborts every request without a signal of its own. */
-  const shared = mode === "shared" ? new AbortController() : undefined;
-  const sharedSignal = shared?.signal;
-  let closed = false;
-  let closing: Promise<void> | undefined;
-  let destroying: Promise<void> | undefined;
-  let drained: (() => void) | undefined;
+  readonly #shared: AbortController | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+  #onDestroy: (() => void) | undefined;
+  readonly #destroyed: Promise<void>;
 
-  function finishFlight(this: Flight): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.res !== undefined) {
-      this.res = undefined;
-      unsettled.delete(this);
+  constructor(pool: NativePool) {
+    this.#pool = pool;
+    this.#mode = pool.abort;
+    this.#shared = pool.abort === "shared" ? new AbortController() : undefined;
+    this.#destroyed = new Promise<void>((resolve) => {
+      this.#onDestroy = resolve;
+    });
+  }
+
+  fetch(url: string, init: RequestInit): Promise<Response> {
+    if (this.#closed) return Promise.reject(transportClosedError());
+    const flight: Flight = {
+      done: false,
+      refs: 0,
+      res: undefined,
+      watched: false,
+      controller: undefined,
+      userSignal: undefined,
+      onUserAbort: undefined,
+      onEnd: undefined,
+      owner: this,
+      finish: finishFlight,
+    };
+    this.#inFlight++;
+    const method = init.method;
+    let pending: Promise<Response>;
+    try {
+      const user = init.signal;
+      pending = this.#pool.fetch(
+        url,
+        init,
+        user == null && this.#mode !== "per-request"
+          ? this.#shared?.signal // undefined in "pool" mode
+          : this.#ownSignal(flight, user),
+      );
+    } catch (err) {
+      flight.finish();
+      return Promise.reject(err);
+    }
+    return pending.then(
+      (res) => this.#track(res, flight, method),
+      (err) => {
+        flight.finish();
+        throw this.#destroying !== undefined ? transportClosedError() : err;
+      },
+    );
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= this.#closeWhenDrained();
+    return this.#closing;
+  }
+
+  destroy(): Promise<void> {
+    this.#closed = true;
+    if (this.#destroying === undefined) {
+      const reason = transportClosedError();
+      this.#inFlight = 0;
+      for (const flight of this.#unsettled) flight.res = undefined;
+      this.#unsettled.clear();
+      this.#destroying = this.#pool.destroy();
+      this.#shared?.abort(reason);
+      for (const flight of [...this.#ownSignals]) {
+        flight.controller!.abort(reason);
+        flight.finish();
+      }
+      this.#onDestroy?.();
+      // A close() waiting for the drain is released too.
+      this.#releaseDrained();
+    }
+    return this.#destroying;
+  }
+
+  get inFlight(): number {
+    this.#sweep();
+    return this.#inFlight;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The end of a flight (called once per flight, by its `finish`). */
+  end(flight: Flight): void {
+    if (flight.res !== undefined) {
+      flight.res = undefined;
+      this.#unsettled.delete(flight);
     }
     // At once: an entry the registry still holds costs the garbage
     // collector (~4 µs per request measured on Node 20).
-    if (this.watched) collected.unregister(this);
-    if (this.controller !== undefined) {
-      ownSignals.delete(this);
-      if (this.onUserAbort !== undefined) {
-        this.userSignal?.removeEventListener("abort", this.onUserAbort);
+    if (flight.watched) collected.unregister(flight);
+    if (flight.controller !== undefined) {
+      this.#ownSignals.delete(flight);
+      if (flight.onUserAbort !== undefined) {
+        flight.userSignal?.removeEventListener("abort", flight.onUserAbort);
       }
     }
     // After destroy() the count is already 0.
-    if (destroying === undefined && --inFlight === 0 && drained !== undefined) {
-      const resolve = drained;
-      drained = undefined;
-      resolve();
+    if (this.#destroying === undefined && --this.#inFlight === 0) {
+      this.#releaseDrained();
     }
+  }
+
+  #releaseDrained(): void {
+    const resolve = this.#drained;
+    if (resolve === undefined) return;
+    this.#drained = undefined;
+    resolve();
   }
 
   /**
@@ -354,10 +463,10 @@ export function createTrackedTransport(pool: NativePool): Transport {
    * closes, so what can be observed is the same as if bodiless responses
    * ended at once.
    */
-  function sweep(): void {
-    if (unsettled.size === 0) return;
-    const flights = [...unsettled];
-    unsettled.clear();
+  #sweep(): void {
+    if (this.#unsettled.size === 0) return;
+    const flights = [...this.#unsettled];
+    this.#unsettled.clear();
     for (const flight of flights) {
       const res = flight.res as Response;
       flight.res = undefined;
@@ -369,13 +478,9 @@ export function createTrackedTransport(pool: NativePool): Transport {
     }
   }
 
-  function track(
-    res: Response,
-    flight: Flight,
-    method: string | undefined,
-  ): Response {
+  #track(res: Response, flight: Flight, method: string | undefined): Response {
     if (
-      destroying !== undefined ||
+      this.#destroying !== undefined ||
       (method !== undefined && method.toUpperCase() === "HEAD")
     ) {
       flight.finish();
@@ -385,42 +490,40 @@ export function createTrackedTransport(pool: NativePool): Transport {
     tracked[FLIGHT] = flight;
     flight.refs = 1;
     Object.setPrototypeOf(tracked, trackedPrototypeOf(res));
-    if (unsettled.size >= SWEEP_AT) sweep();
+    if (this.#unsettled.size >= SWEEP_AT) this.#sweep();
     flight.res = res;
-    unsettled.add(flight);
+    this.#unsettled.add(flight);
     return tracked;
   }
 
-  let onDestroy: (() => void) | undefined;
-  const destroyed = new Promise<void>((resolve) => {
-    onDestroy = resolve;
-  });
-
-  async function doClose(): Promise<void> {
-    sweep();
+  async #closeWhenDrained(): Promise<void> {
+    this.#sweep();
     // A destroy() meanwhile ends the wait (some pools never settle a close
     // that a destroy overtook).
-    await Promise.race([pool.close().catch(() => {}), destroyed]);
-    if (inFlight > 0 && destroying === undefined) {
+    await Promise.race([
+      this.#pool.close().catch(() => {}),
+      this.#destroyed,
+    ]);
+    if (this.#inFlight > 0 && this.#destroying === undefined) {
       await new Promise<void>((resolve) => {
-        drained = resolve;
+        this.#drained = resolve;
       });
     }
-    if (destroying !== undefined) return destroying;
-    await pool.closeDrained();
+    if (this.#destroying !== undefined) return this.#destroying;
+    await this.#pool.closeDrained();
   }
 
   /**
    * A signal of its own for a request, which destroy() aborts; it follows
    * the caller's signal `user`, if any.
    */
-  function ownSignal(
+  #ownSignal(
     flight: Flight,
     user: AbortSignal | null | undefined,
   ): AbortSignal {
     const controller = new AbortController();
     flight.controller = controller;
-    ownSignals.add(flight);
+    this.#ownSignals.add(flight);
     if (user == null) return controller.signal;
     if (user.aborted) controller.abort(user.reason);
     else {
@@ -430,79 +533,4 @@ export function createTrackedTransport(pool: NativePool): Transport {
     }
     return controller.signal;
   }
-
-  return {
-    fetch(url: string, init: RequestInit): Promise<Response> {
-      if (closed) return Promise.reject(closedError());
-      const flight: Flight = {
-        done: false,
-        refs: 0,
-        res: undefined,
-        watched: false,
-        controller: undefined,
-        userSignal: undefined,
-        onUserAbort: undefined,
-        onEnd: undefined,
-        finish: finishFlight,
-      };
-      inFlight++;
-      const method = init.method;
-      let pending: Promise<Response>;
-      try {
-        const user = init.signal;
-        pending = pool.fetch(
-          url,
-          init,
-          user == null && mode !== "per-request"
-            ? sharedSignal // undefined in "pool" mode
-            : ownSignal(flight, user),
-        );
-      } catch (err) {
-        flight.finish();
-        return Promise.reject(err);
-      }
-      return pending.then(
-        (res) => track(res, flight, method),
-        (err) => {
-          flight.finish();
-          throw destroying !== undefined ? closedError() : err;
-        },
-      );
-    },
-    close(): Promise<void> {
-      closed = true;
-      closing ??= doClose();
-      return closing;
-    },
-    destroy(): Promise<void> {
-      closed = true;
-      if (destroying === undefined) {
-        const reason = closedError();
-        inFlight = 0;
-        for (const flight of unsettled) flight.res = undefined;
-        unsettled.clear();
-        destroying = pool.destroy();
-        shared?.abort(reason);
-        for (const flight of [...ownSignals]) {
-          flight.controller!.abort(reason);
-          flight.finish();
-        }
-        onDestroy?.();
-        // A close() waiting for the drain is released too.
-        if (drained !== undefined) {
-          const resolve = drained;
-          drained = undefined;
-          resolve();
-        }
-      }
-      return destroying;
-    },
-    get inFlight(): number {
-      sweep();
-      return inFlight;
-    },
-    get closed(): boolean {
-      return closed;
-    },
-  };
 }
