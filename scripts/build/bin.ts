@@ -12,8 +12,8 @@
  * is the running one, else `node_modules/.bin/bun`.
  *
  * The executable is about 100 MiB (it embeds Bun). `dist/` is also the npm
- * package's output (`"files": ["dist/"]`): delete `dist/kubeauth` before
- * `npm pack` / `npm publish`, or build it elsewhere with `--outfile`.
+ * package's output, but package.json's `"files"` (`dist/*.js`, `dist/*.d.ts`,
+ * `dist/chunks/`, `dist/types/`) leaves `dist/kubeauth` out of `npm pack`.
  *
  * @module
  */
