@@ -494,6 +494,16 @@ function bytesOf(
   return undefined;
 }
 
+/** What fetch would send: method, target, body bytes. */
+interface DispatchRequest {
+  method: string;
+  target: URL;
+  https: boolean;
+  /** The response's `url`: the request URL without its fragment. */
+  responseUrl: string;
+  payload: { bytes: Uint8Array; type: string | undefined } | undefined;
+}
+
 /**
  * One request over `dispatcher`, as Node's fetch would make it;
  * `undefined` when the request is not one this covers (the caller then
@@ -505,8 +515,35 @@ function dispatchFetch(
   init: RequestInit,
   signal: AbortSignal | undefined,
 ): Promise<Response> | undefined {
+  const request = coveredRequest(url, init);
+  if (request === undefined) return undefined;
+  const headers = requestHeaders(init.headers, request);
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<Response>((resolve, reject) => {
+    const exchange = new DispatchExchange(
+      request.method,
+      request.responseUrl,
+      signal,
+      resolve,
+      reject,
+    );
+    dispatcher.dispatch({
+      origin: request.target.origin,
+      path: request.target.pathname + request.target.search,
+      method: request.method,
+      headers,
+      body: request.payload?.bytes,
+    }, exchange);
+  });
+}
+
+/** The request fetch would send, or `undefined` when fetch itself must. */
+function coveredRequest(
+  url: string,
+  init: RequestInit,
+): DispatchRequest | undefined {
   if (!FETCH_MATCHES || init.redirect !== "manual") return undefined;
-  let payload: { bytes: Uint8Array; type: string | undefined } | undefined;
+  let payload: DispatchRequest["payload"];
   if (init.body !== undefined && init.body !== null) {
     payload = bytesOf(init.body);
     if (payload === undefined) return undefined;
@@ -529,12 +566,18 @@ function dispatchFetch(
   const href = target.href;
   const hash = href.indexOf("#");
   const responseUrl = hash < 0 ? href : href.slice(0, hash);
+  return { method, target, https, responseUrl, payload };
+}
 
-  const h = callerHeaders(init.headers);
+/** The caller's headers, then fetch's defaults, as undici's flat list. */
+function requestHeaders(
+  init: HeadersInit | undefined,
+  request: DispatchRequest,
+): string[] {
+  const h = callerHeaders(init);
   // Added where fetch adds them, and only where the caller did not.
-  if (payload?.type !== undefined && !h.has("content-type")) {
-    h.set("content-type", payload.type);
-  }
+  const type = request.payload?.type;
+  if (type !== undefined && !h.has("content-type")) h.set("content-type", type);
   if (!h.has("accept")) h.set("accept", "*/*");
   if (!h.has("accept-language")) h.set("accept-language", "*");
   h.set("sec-fetch-mode", "cors");
@@ -550,194 +593,240 @@ function dispatchFetch(
       acceptEncoding === undefined ? "identity" : acceptEncoding + ", identity",
     );
   } else if (acceptEncoding === undefined) {
-    h.set("accept-encoding", https ? "br, gzip, deflate" : "gzip, deflate");
+    h.set(
+      "accept-encoding",
+      request.https ? "br, gzip, deflate" : "gzip, deflate",
+    );
   }
   h.delete("host");
   const headers: string[] = [];
   for (const [name, value] of h) headers.push(name, value);
+  return headers;
+}
 
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise<Response>((resolve, reject) => {
-    // Held in variables the handler can drop: the handler lives as long as
-    // the exchange, and must not keep the response (through its promise)
-    // from the garbage collector.
-    let settle: typeof resolve | undefined = resolve;
-    let fault: typeof reject | undefined = reject;
-    let abortDispatch: ((err: Error) => void) | undefined;
-    let resumeDispatch: (() => void) | undefined;
-    let stream: ReadableByteStreamController | undefined;
-    let decoders: Transform[] = [];
-    let ended = false; // the body ended, failed or was cancelled
-    let paused = false;
-    /** The response, until its connection pauses or its body ends. */
-    let response: Response | undefined;
+/**
+ * One exchange on undici's dispatcher: the handler undici drives, which
+ * settles fetch's promise and feeds the response body stream.
+ */
+class DispatchExchange implements Dispatcher.DispatchHandler {
+  // Held in fields the exchange drops: it lives as long as the exchange,
+  // and must not keep the response (through its promise) from the
+  // garbage collector.
+  #settle: ((res: Response) => void) | undefined;
+  #fault: ((err: unknown) => void) | undefined;
+  #abortDispatch: ((err: Error) => void) | undefined;
+  #resumeDispatch: (() => void) | undefined;
+  #stream: ReadableByteStreamController | undefined;
+  #decoders: Transform[] = [];
+  /** The body ended, failed or was cancelled. */
+  #ended = false;
+  #paused = false;
+  /** The response, until its connection pauses or its body ends. */
+  #response: Response | undefined;
+  readonly #method: string;
+  readonly #responseUrl: string;
+  readonly #signal: AbortSignal | undefined;
 
-    const rejectOnce = (err: unknown) => {
-      fault?.(err);
-      settle = fault = undefined;
-    };
-    const end = () => {
-      ended = true;
-      response = undefined;
-      signal?.removeEventListener("abort", onAbort);
-    };
-    /** Ends the body with an error (fetch's `terminated`, or the abort reason). */
-    const fail = (err: unknown) => {
-      if (ended) return;
-      end();
-      for (const d of decoders) d.destroy();
-      try {
-        stream?.error(err);
-      } catch {
-        // Already closed.
+  constructor(
+    method: string,
+    responseUrl: string,
+    signal: AbortSignal | undefined,
+    settle: (res: Response) => void,
+    fault: (err: unknown) => void,
+  ) {
+    this.#method = method;
+    this.#responseUrl = responseUrl;
+    this.#signal = signal;
+    this.#settle = settle;
+    this.#fault = fault;
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abortDispatch = abort;
+    if (this.#signal?.aborted) abort(this.#signal.reason);
+  }
+
+  onHeaders(
+    status: number,
+    rawHeaders: Buffer[],
+    resume: () => void,
+    statusText: string,
+  ): boolean {
+    if (status < 200) return true;
+    this.#resumeDispatch = resume;
+    const bodiless = this.#method === "HEAD" || NULL_BODY_STATUSES.has(status);
+    let res: FetchedResponse;
+    try {
+      res = this.#buildResponse(status, rawHeaders, statusText, bodiless);
+    } catch (err) {
+      // A header, coding list, status or reason phrase fetch would not
+      // have turned into a response either.
+      this.#rejectOnce(new TypeError("fetch failed", { cause: err }));
+      this.#end();
+      this.#abortDispatch?.(err as Error);
+      return false;
+    }
+    if (bodiless) this.#end();
+    else {
+      this.#response = res;
+      if (this.#decoders.length > 0) this.#pipeDecoders();
+    }
+    this.#settle?.(res);
+    this.#settle = this.#fault = undefined;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#ended) return true; // no body (HEAD, 204…), or cancelled
+    if (this.#decoders.length > 0) this.#decoders[0].write(chunk);
+    else this.#enqueue(chunk);
+    if ((this.#stream!.desiredSize ?? 0) > -QUEUE_LIMIT) return true;
+    // Paused until the reader catches up: if the response is dropped
+    // meanwhile, abort the exchange once it is collected.
+    if (!this.#paused) {
+      this.#paused = true;
+      if (this.#response !== undefined && this.#abortDispatch !== undefined) {
+        pausedBodies.register(this.#response, this.#abortDispatch);
+        this.#response = undefined;
       }
-    };
-    const onAbort = () => {
-      const reason = signal!.reason;
-      if (settle !== undefined) rejectOnce(reason);
-      else fail(reason);
-      abortDispatch?.(reason);
-    };
-    const enqueue = (chunk: Uint8Array) => {
-      // A copy, as fetch makes: undici's chunks share pooled memory.
-      if (!ended && chunk.byteLength > 0) {
-        stream!.enqueue(new Uint8Array(chunk));
-      }
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
+    }
+    return false;
+  }
 
-    const handler: Dispatcher.DispatchHandler = {
-      onConnect(abort) {
-        abortDispatch = abort;
-        if (signal?.aborted) abort(signal.reason);
+  onComplete(): void {
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    if (this.#ended) return;
+    if (this.#decoders.length > 0) {
+      this.#decoders[0].end();
+      return;
+    }
+    this.#end();
+    this.#stream?.close();
+  }
+
+  onError(err: Error): void {
+    const signal = this.#signal;
+    signal?.removeEventListener("abort", this.#onAbort);
+    const reason = signal?.aborted ? signal.reason : undefined;
+    if (this.#settle !== undefined) {
+      this.#rejectOnce(reason ?? new TypeError("fetch failed", { cause: err }));
+      this.#end();
+      return;
+    }
+    this.#fail(reason ?? new TypeError("terminated", { cause: err }));
+  }
+
+  /** The Response fetch would build: latin1 headers, a byte-stream body. */
+  #buildResponse(
+    status: number,
+    rawHeaders: Buffer[],
+    statusText: string,
+    bodiless: boolean,
+  ): FetchedResponse {
+    const responseHeaders = new Headers();
+    let contentEncoding: string | undefined;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i].toString("latin1");
+      const value = rawHeaders[i + 1].toString("latin1");
+      responseHeaders.append(name, value);
+      if (name.length === 16 && name.toLowerCase() === "content-encoding") {
+        contentEncoding = contentEncoding === undefined
+          ? value
+          : contentEncoding + ", " + value;
+      }
+    }
+    let body: ReadableStream<Uint8Array> | null = null;
+    if (!bodiless) {
+      this.#decoders = decodersFor(contentEncoding);
+      body = this.#bodyStream();
+    }
+    return new FetchedResponse(
+      body,
+      { status, statusText, headers: responseHeaders },
+      this.#responseUrl,
+    );
+  }
+
+  #bodyStream(): ReadableStream<Uint8Array> {
+    return new ReadableStream({
+      type: "bytes",
+      start: (controller) => {
+        this.#stream = controller;
       },
-      onHeaders(status, rawHeaders, resume, statusText) {
-        if (status < 200) return true;
-        resumeDispatch = resume;
-        const bodiless = method === "HEAD" || NULL_BODY_STATUSES.has(status);
-        let res: FetchedResponse;
-        try {
-          const responseHeaders = new Headers();
-          let contentEncoding: string | undefined;
-          for (let i = 0; i < rawHeaders.length; i += 2) {
-            const name = rawHeaders[i].toString("latin1");
-            const value = rawHeaders[i + 1].toString("latin1");
-            responseHeaders.append(name, value);
-            if (
-              name.length === 16 && name.toLowerCase() === "content-encoding"
-            ) {
-              contentEncoding = contentEncoding === undefined
-                ? value
-                : contentEncoding + ", " + value;
-            }
-          }
-          if (!bodiless) decoders = decodersFor(contentEncoding);
-          let body: ReadableStream<Uint8Array> | null = null;
-          if (!bodiless) {
-            body = new ReadableStream({
-              type: "bytes",
-              start(controller) {
-                stream = controller;
-              },
-              pull() {
-                if (paused) {
-                  paused = false;
-                  resumeDispatch?.();
-                }
-              },
-              cancel(reason) {
-                end();
-                for (const d of decoders) d.destroy();
-                abortDispatch?.(
-                  reason instanceof Error
-                    ? reason
-                    : new Error("the response body was cancelled"),
-                );
-              },
-            });
-          }
-          res = new FetchedResponse(
-            body,
-            { status, statusText, headers: responseHeaders },
-            responseUrl,
-          );
-        } catch (err) {
-          // A header, coding list, status or reason phrase fetch would not
-          // have turned into a response either.
-          rejectOnce(new TypeError("fetch failed", { cause: err }));
-          end();
-          abortDispatch?.(err as Error);
-          return false;
+      pull: () => {
+        if (this.#paused) {
+          this.#paused = false;
+          this.#resumeDispatch?.();
         }
-        if (bodiless) end();
-        else {
-          response = res;
-          if (decoders.length > 0) {
-            for (let i = 0; i + 1 < decoders.length; i++) {
-              decoders[i].pipe(decoders[i + 1]);
-            }
-            const last = decoders[decoders.length - 1];
-            last.on("data", enqueue);
-            last.on("end", () => {
-              if (ended) return;
-              end();
-              stream!.close();
-            });
-            for (const d of decoders) {
-              d.on("error", (err) => {
-                fail(new TypeError("terminated", { cause: err }));
-                abortDispatch?.(err);
-              });
-            }
-          }
-        }
-        settle?.(res);
-        settle = fault = undefined;
-        return true;
       },
-      onData(chunk) {
-        if (ended) return true; // no body (HEAD, 204…), or cancelled
-        if (decoders.length > 0) decoders[0].write(chunk);
-        else enqueue(chunk);
-        if ((stream!.desiredSize ?? 0) > -QUEUE_LIMIT) return true;
-        // Paused until the reader catches up: if the response is dropped
-        // meanwhile, abort the exchange once it is collected.
-        if (!paused) {
-          paused = true;
-          if (response !== undefined && abortDispatch !== undefined) {
-            pausedBodies.register(response, abortDispatch);
-            response = undefined;
-          }
-        }
-        return false;
+      cancel: (reason) => {
+        this.#end();
+        for (const d of this.#decoders) d.destroy();
+        this.#abortDispatch?.(
+          reason instanceof Error
+            ? reason
+            : new Error("the response body was cancelled"),
+        );
       },
-      onComplete() {
-        signal?.removeEventListener("abort", onAbort);
-        if (ended) return;
-        if (decoders.length > 0) {
-          decoders[0].end();
-          return;
-        }
-        end();
-        stream?.close();
-      },
-      onError(err) {
-        signal?.removeEventListener("abort", onAbort);
-        const reason = signal?.aborted ? signal.reason : undefined;
-        if (settle !== undefined) {
-          rejectOnce(reason ?? new TypeError("fetch failed", { cause: err }));
-          end();
-          return;
-        }
-        fail(reason ?? new TypeError("terminated", { cause: err }));
-      },
-    };
-    dispatcher.dispatch({
-      origin: target.origin,
-      path: target.pathname + target.search,
-      method,
-      headers,
-      body: payload?.bytes,
-    }, handler);
-  });
+    });
+  }
+
+  /** Chains the decoders; the last one feeds the body stream. */
+  #pipeDecoders(): void {
+    const decoders = this.#decoders;
+    for (let i = 0; i + 1 < decoders.length; i++) {
+      decoders[i].pipe(decoders[i + 1]);
+    }
+    const last = decoders[decoders.length - 1];
+    last.on("data", this.#enqueue);
+    last.on("end", () => {
+      if (this.#ended) return;
+      this.#end();
+      this.#stream!.close();
+    });
+    for (const d of decoders) {
+      d.on("error", (err) => {
+        this.#fail(new TypeError("terminated", { cause: err }));
+        this.#abortDispatch?.(err);
+      });
+    }
+  }
+
+  #rejectOnce(err: unknown): void {
+    this.#fault?.(err);
+    this.#settle = this.#fault = undefined;
+  }
+
+  #end(): void {
+    this.#ended = true;
+    this.#response = undefined;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+  }
+
+  /** Ends the body with an error (fetch's `terminated`, or the abort reason). */
+  #fail(err: unknown): void {
+    if (this.#ended) return;
+    this.#end();
+    for (const d of this.#decoders) d.destroy();
+    try {
+      this.#stream?.error(err);
+    } catch {
+      // Already closed.
+    }
+  }
+
+  readonly #onAbort = (): void => {
+    const reason = this.#signal!.reason;
+    if (this.#settle !== undefined) this.#rejectOnce(reason);
+    else this.#fail(reason);
+    this.#abortDispatch?.(reason);
+  };
+
+  /** A copy, as fetch makes: undici's chunks share pooled memory. */
+  readonly #enqueue = (chunk: Uint8Array): void => {
+    if (!this.#ended && chunk.byteLength > 0) {
+      this.#stream!.enqueue(new Uint8Array(chunk));
+    }
+  };
 }
