@@ -85,22 +85,6 @@ export interface ExecInfoRequest {
  * @returns The JSON text.
  */
 export function encodeExecInfo(req: ExecInfoRequest): string {
-  // The common request (no cluster, no 401) has six possible texts: encoded
-  // once each (the authenticator encodes one per plugin run).
-  const simple = req.cluster === undefined && req.response === undefined;
-  const memoKey = `${req.apiVersion} ${req.interactive}`;
-  if (simple) {
-    const known = simpleExecInfo.get(memoKey);
-    if (known !== undefined) return known;
-  }
-  const text = encodeExecInfoUncached(req);
-  if (simple && simpleExecInfo.size < 8) simpleExecInfo.set(memoKey, text);
-  return text;
-}
-
-const simpleExecInfo = new Map<string, string>();
-
-function encodeExecInfoUncached(req: ExecInfoRequest): string {
   let spec: Record<string, unknown>;
   if (req.apiVersion === "client.authentication.k8s.io/v1alpha1") {
     // v1alpha1: {response?, interactive (omitempty)}; no cluster.

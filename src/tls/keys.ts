@@ -236,31 +236,6 @@ export async function verifyPrivateKey(
 }
 
 /**
- * The PKCS#8 form of a key already verified once, given the EC point that
- * {@linkcode verifyPrivateKey} returned for it then (an EC key without a
- * point of its own gets that one). No WebCrypto, no checks.
- *
- * @example Usage
- * ```ts ignore
- * const pkcs8 = normalizedPkcs8(decodePrivateKey(der), knownPoint);
- * ```
- *
- * @param key The decoded key.
- * @param ecPoint The verified uncompressed public point of an EC key.
- * @returns PKCS#8 v1 DER, byte for byte what `verifyPrivateKey` returned.
- * @throws {KeyError} For an EC key without `ecPoint`.
- */
-export function normalizedPkcs8(
-  key: DecodedPrivateKey,
-  ecPoint: Uint8Array | undefined,
-): Uint8Array {
-  const alg = key.alg;
-  if (alg.kind !== "ec") return alg.pkcs8;
-  if (ecPoint === undefined) throw new KeyError("failed to parse private key");
-  return ecPkcs8(alg.curve, alg.d, ecPoint);
-}
-
-/**
  * Reads the public key of a certificate's SubjectPublicKeyInfo.
  *
  * @example Usage

@@ -8,6 +8,7 @@
  */
 import { KubeauthError } from "../errors.ts";
 import { toHex } from "./base64.ts";
+import { sha256 } from "./sha256.ts";
 import {
   concatBytes,
   derChildren,
@@ -21,12 +22,10 @@ import {
   compareKeys,
   decodePrivateKey,
   KeyError,
-  normalizedPkcs8,
   parseSpki,
   verifyPrivateKey,
 } from "./keys.ts";
 import { decodePem, encodePem, PemError, safeLabel } from "./pem.ts";
-import { sha256 } from "./sha256.ts";
 
 /** What {@linkcode parseCertificatePem} tells about one certificate. */
 export interface CertificateInfo {
@@ -125,10 +124,6 @@ export interface ValidatedKeyPair {
  * every runtime's TLS stack accepts), a stable SHA-256 fingerprint of the
  * pair, the leaf's subject and NotAfter.
  *
- * The same certificate and key text again is not validated again (see
- * `SeenPair`): a plugin returns the same pair on every run until it
- * rotates, and the result is a function of the input alone.
- *
  * @example Usage
  * ```ts ignore
  * import { validateKeyPair } from "./x509.ts";
@@ -146,19 +141,8 @@ export async function validateKeyPair(
   certPem: string,
   keyPem: string,
 ): Promise<ValidatedKeyPair> {
-  const id = pairId(certPem, keyPem);
-  const seen = id === undefined ? undefined : seenPairs.get(id);
-  if (seen !== undefined) {
-    try {
-      return fromSeenPair(seen, keyPem);
-    } catch {
-      // Cannot happen for the same input; validate it all again.
-    }
-  }
   try {
-    const { pair, seen } = await validateUncached(certPem, keyPem);
-    if (id !== undefined) remember(id, seen);
-    return pair;
+    return await validate(certPem, keyPem);
   } catch (err) {
     throw new KubeauthError(
       "CERT_INVALID",
@@ -169,10 +153,10 @@ export async function validateKeyPair(
   }
 }
 
-async function validateUncached(
+async function validate(
   certPem: string,
   keyPem: string,
-): Promise<{ pair: ValidatedKeyPair; seen: SeenPair }> {
+): Promise<ValidatedKeyPair> {
   const chain = findCertificates(certPem);
   const keyDer = findPrivateKey(keyPem);
   let leaf: ParsedCertificate;
@@ -196,84 +180,14 @@ async function validateUncached(
   const digestInput: Uint8Array[] = [];
   for (const der of chain) digestInput.push(lengthPrefix(der), der);
   digestInput.push(lengthPrefix(key.pkcs8), key.pkcs8);
-  const normalKeyPem = encodePem("PRIVATE KEY", key.pkcs8);
-  const seen: SeenPair = {
-    certPem: chain.map((der) => encodePem("CERTIFICATE", der)).join(""),
-    fingerprint: toHex(sha256(concatBytes(digestInput))),
-    subject: leaf.subject,
-    notAfter: leaf.notAfter,
-    keyPemIsNormal: normalKeyPem === keyPem,
-    // A copy of the public point (the import cache holds the original).
-    ecPoint: key.publicKey.kty === "EC"
-      ? key.publicKey.point.slice()
-      : undefined,
-  };
-  return { pair: pairOf(seen, normalKeyPem), seen };
-}
-
-function pairOf(seen: SeenPair, keyPem: string): ValidatedKeyPair {
+  const digest = sha256(concatBytes(digestInput));
   return Object.freeze({
-    certPem: seen.certPem,
-    keyPem,
-    fingerprint: seen.fingerprint,
-    subject: seen.subject,
-    notAfter: new Date(seen.notAfter.getTime()),
+    certPem: chain.map((der) => encodePem("CERTIFICATE", der)).join(""),
+    keyPem: encodePem("PRIVATE KEY", key.pkcs8),
+    fingerprint: toHex(new Uint8Array(digest)),
+    subject: leaf.subject,
+    notAfter: new Date(leaf.notAfter.getTime()),
   });
-}
-
-/**
- * What a successful {@linkcode validateKeyPair} found, kept so that the same
- * certificate and key text again (a plugin returns the same pair on every
- * run until it rotates: tsh, caching plugins, every expiry refresh) is not
- * validated again: same input, same result. Keyed by the SHA-256 of both
- * inputs; holds only public data (the normalised chain, the fingerprint,
- * subject, NotAfter, the EC public point) and no copy of the key or of the
- * certificate input (which could hold a key block too): a key that was not
- * already normalised PKCS#8 PEM is normalised again from the input (no
- * WebCrypto). Bounded.
- */
-interface SeenPair {
-  readonly certPem: string;
-  readonly fingerprint: string;
-  readonly subject: string;
-  readonly notAfter: Date;
-  /** The key input is exactly the normalised PKCS#8 PEM (the output). */
-  readonly keyPemIsNormal: boolean;
-  /** The verified public point of an EC key (normalises a SEC1 key again). */
-  readonly ecPoint: Uint8Array | undefined;
-}
-
-const seenPairs = new Map<string, SeenPair>();
-const SEEN_PAIRS_MAX = 16;
-const utf8 = new TextEncoder();
-
-function remember(id: string, seen: SeenPair): void {
-  if (seenPairs.size >= SEEN_PAIRS_MAX) {
-    seenPairs.delete(seenPairs.keys().next().value as string);
-  }
-  seenPairs.set(id, seen);
-}
-
-/**
- * The cache key: SHA-256 of both inputs, length-prefixed so that the split
- * is unambiguous; `undefined` (no caching) for text with UTF-16 surrogates,
- * whose UTF-8 encoding need not be one-to-one (a lone surrogate becomes
- * U+FFFD). PEM is ASCII.
- */
-function pairId(certPem: string, keyPem: string): string | undefined {
-  if (SURROGATE.test(certPem) || SURROGATE.test(keyPem)) return undefined;
-  const digest = sha256(utf8.encode(`${certPem.length}:${certPem}${keyPem}`));
-  return String.fromCharCode.apply(null, digest as unknown as number[]);
-}
-
-const SURROGATE = /[\uD800-\uDFFF]/;
-
-function fromSeenPair(seen: SeenPair, keyPem: string): ValidatedKeyPair {
-  if (seen.keyPemIsNormal) return pairOf(seen, keyPem);
-  // PKCS#1, SEC1, or other PEM text: the same normalisation, no checks.
-  const key = decodePrivateKey(findPrivateKey(keyPem));
-  const pkcs8 = normalizedPkcs8(key, seen.ecPoint);
-  return pairOf(seen, encodePem("PRIVATE KEY", pkcs8));
 }
 
 function lengthPrefix(bytes: Uint8Array): Uint8Array {
