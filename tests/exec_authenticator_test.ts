@@ -549,7 +549,10 @@ test(
 test("v1-with-missing-interactive-mode and unknown apiVersions fail at construction", () => {
   const f = files();
   assert.throws(
-    () => new ExecAuthenticator(execConfig(f, { apiVersion: V1 })),
+    () =>
+      new ExecAuthenticator(execConfig(f, { apiVersion: V1 }), undefined, {
+        adapter: real,
+      }),
     (err) =>
       err instanceof KubeauthError && err.code === "EXEC_CONFIG_INVALID" &&
       err.message ===
@@ -560,6 +563,7 @@ test("v1-with-missing-interactive-mode and unknown apiVersions fail at construct
       getExecAuthenticator(
         execConfig(f, { apiVersion: "client.authentication.k8s.io/v2" }),
         CLUSTER,
+        { adapter: real },
       ),
     (err) =>
       err instanceof KubeauthError && err.code === "EXEC_CONFIG_INVALID" &&
@@ -573,11 +577,15 @@ test("unknown-binary and binary-fails through the authenticator", {
   timeout: 30_000,
 }, async () => {
   const f = files();
-  const a = new ExecAuthenticator({
-    command: "does not exist",
-    apiVersion: B1,
-    installHint: "some install hint \x1b[1mbold",
-  });
+  const a = new ExecAuthenticator(
+    {
+      command: "does not exist",
+      apiVersion: B1,
+      installHint: "some install hint \x1b[1mbold",
+    },
+    undefined,
+    { adapter: real },
+  );
   const err = await rejectsWith(
     a.get(),
     "EXEC_NOT_FOUND",
@@ -657,6 +665,7 @@ test(
     const f = files();
     let clock = T0;
     const auth = new ExecAuthenticator(execConfig(f), undefined, {
+      adapter: real,
       now: () => clock,
     });
     let serverWants = "";
@@ -721,6 +730,7 @@ test(
     let clock = T0;
     const events: ExecEvent[] = [];
     const auth = new ExecAuthenticator(execConfig(f), undefined, {
+      adapter: real,
       now: () => clock,
       onEvent: (e) => events.push(e),
     });
@@ -777,6 +787,7 @@ test(
     let clock = T0;
     const events: ExecEvent[] = [];
     const auth = new ExecAuthenticator(execConfig(f), undefined, {
+      adapter: real,
       now: () => clock,
       onEvent: (e) => events.push(e),
     });
@@ -807,7 +818,9 @@ test("500 concurrent get() on an empty cache: exactly one plugin run", {
 }, async () => {
   const f = files();
   setOutput(f, cred({ token: "shared" }));
-  const auth = new ExecAuthenticator(execConfig(f));
+  const auth = new ExecAuthenticator(execConfig(f), undefined, {
+    adapter: real,
+  });
   const all = await Promise.all(Array.from({ length: 500 }, () => auth.get()));
   assert.equal(runsIn(f.runs), 1);
   assert.ok(all.every((c) => c === all[0]));
@@ -819,7 +832,9 @@ test("aborting one caller rejects only that caller; the shared run goes on", {
 }, async () => {
   const f = files();
   setOutput(f, cred({ token: "shared" }));
-  const auth = new ExecAuthenticator(execConfig(f));
+  const auth = new ExecAuthenticator(execConfig(f), undefined, {
+    adapter: real,
+  });
   const ac = new AbortController();
   const a = auth.get(ac.signal);
   const b = auth.get();
@@ -828,7 +843,9 @@ test("aborting one caller rejects only that caller; the shared run goes on", {
   assert.equal((await b).token, "shared");
   assert.equal(runsIn(f.runs), 1);
   // Aborted before calling: no run at all.
-  const auth2 = new ExecAuthenticator(execConfig(files()));
+  const auth2 = new ExecAuthenticator(execConfig(files()), undefined, {
+    adapter: real,
+  });
   await assert.rejects(
     auth2.get(AbortSignal.abort(new Error("early"))),
     /early/,
@@ -845,6 +862,7 @@ test(
     let clock = T0;
     setOutput(f, "", 3);
     const auth = new ExecAuthenticator(execConfig(f), undefined, {
+      adapter: real,
       now: () => clock,
       backoffMaxMs: 4000,
     });
@@ -904,7 +922,9 @@ test(
   async () => {
     const f = files();
     setOutput(f, cred({ token: "one" }));
-    const auth = new ExecAuthenticator(execConfig(f));
+    const auth = new ExecAuthenticator(execConfig(f), undefined, {
+      adapter: real,
+    });
     const one = await auth.get();
     setOutput(f, cred({ token: "two" }));
     const results = await Promise.all(
@@ -952,7 +972,13 @@ test("v1alpha1: a refresh caused by a 401 sends spec.response", {
 }, async () => {
   const f = files();
   setOutput(f, cred({ token: "a" }, A1));
-  const auth = new ExecAuthenticator(execConfig(f, { apiVersion: A1 }));
+  const auth = new ExecAuthenticator(
+    execConfig(f, { apiVersion: A1 }),
+    undefined,
+    {
+      adapter: real,
+    },
+  );
   const a = await auth.get();
   setOutput(f, cred({ token: "b" }, A1));
   const b = await auth.refreshAfterUnauthorized(a, {
@@ -975,6 +1001,7 @@ test(
     let clock = T0;
     const events: ExecEvent[] = [];
     const auth = new ExecAuthenticator(execConfig(f), undefined, {
+      adapter: real,
       now: () => clock,
       onEvent: (e) => events.push(e),
     });
@@ -1076,9 +1103,7 @@ test(
       const auth = new ExecAuthenticator(
         { command: MISBEHAVE, args, apiVersion: B1 },
         undefined,
-        {
-          onEvent: (e) => events.push(e),
-        },
+        { adapter: real, onEvent: (e) => events.push(e) },
       );
       const err = await rejectsWith(auth.get(), code, text);
       assert.ok(!err.message.includes("SECRET"), err.message);
@@ -1103,7 +1128,9 @@ test(
       ]
     ) {
       setOutput(f, out);
-      const auth = new ExecAuthenticator(execConfig(f));
+      const auth = new ExecAuthenticator(execConfig(f), undefined, {
+        adapter: real,
+      });
       let message = "";
       try {
         await auth.get();
@@ -1129,12 +1156,13 @@ test(
     const e1: ExecEvent[] = [];
     const e2: ExecEvent[] = [];
     const h1 = getExecAuthenticator(execConfig(f), CLUSTER, {
+      adapter: real,
       onEvent: (e) => e1.push(e),
     });
     const h2 = getExecAuthenticator(execConfig(f), {
       ...CLUSTER,
       server: "other",
-    }, { onEvent: (e) => e2.push(e) });
+    }, { adapter: real, onEvent: (e) => e2.push(e) });
     assert.equal(h1.kind, "exec");
     assert.equal(
       sharedExecAuthenticatorCount(),
@@ -1147,20 +1175,25 @@ test(
     assert.equal(e1.length, 2);
     assert.equal(e2.length, 2, "each handle gets the shared events");
     // A different config is a different authenticator.
-    const h3 = getExecAuthenticator(execConfig(f, { args: ["x"] }), CLUSTER);
+    const h3 = getExecAuthenticator(execConfig(f, { args: ["x"] }), CLUSTER, {
+      adapter: real,
+    });
     assert.equal(sharedExecAuthenticatorCount(), before + 2);
     // With provideClusterInfo the cluster is part of the key.
     const p1 = getExecAuthenticator(
       execConfig(f, { provideClusterInfo: true }),
       CLUSTER,
+      { adapter: real },
     );
     const p2 = getExecAuthenticator(
       execConfig(f, { provideClusterInfo: true }),
       { ...CLUSTER, server: "other" },
+      { adapter: real },
     );
     const p3 = getExecAuthenticator(
       execConfig(f, { provideClusterInfo: true }),
       { ...CLUSTER },
+      { adapter: real },
     );
     assert.equal(sharedExecAuthenticatorCount(), before + 4);
     await h1.close();
@@ -1175,7 +1208,9 @@ test(
     await Promise.all([h3.close(), p1.close(), p2.close(), p3.close()]);
     assert.equal(sharedExecAuthenticatorCount(), before);
     // A new handle after the last close starts from scratch.
-    const h4 = getExecAuthenticator(execConfig(f), CLUSTER);
+    const h4 = getExecAuthenticator(execConfig(f), CLUSTER, {
+      adapter: real,
+    });
     await h4.get();
     assert.equal(runsIn(f.runs), 2);
     await h4.close();

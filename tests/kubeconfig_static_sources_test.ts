@@ -8,6 +8,7 @@ import { resolveContext } from "../src/kubeconfig/resolve.ts";
 import { createStaticCredentialSource } from "../src/credentials/static_sources.ts";
 import { unsupportedAuthProviderError } from "../src/kubeconfig/auth_provider.ts";
 import type { ResolvedUser } from "../src/kubeconfig/types.ts";
+import { getRuntimeAdapter } from "../src/runtime/mod.ts";
 import type { CredentialSource } from "../src/credentials/credentials.ts";
 import { KubeconfigError } from "../src/errors.ts";
 import {
@@ -345,8 +346,9 @@ test("in-cluster users report kind in-cluster; the real adapter reads the token 
     tokenFile: fixture("in-cluster/token"),
     inCluster: true,
   };
-  // No adapter option: getRuntimeAdapter() of Deno, Bun or Node.
-  const s = createStaticCredentialSource(user)!;
+  // getRuntimeAdapter() of Deno, Bun or Node.
+  const adapter = await getRuntimeAdapter();
+  const s = createStaticCredentialSource(user, { adapter })!;
   assert.equal(s.kind, "in-cluster");
   assert.equal((await s.get()).token, "in-cluster-token-1");
   await s.close();
@@ -354,7 +356,7 @@ test("in-cluster users report kind in-cluster; the real adapter reads the token 
     name: "",
     tokenFile: fixture("in-cluster/nope"),
     inCluster: true,
-  })!;
+  }, { adapter })!;
   const err = await rejection(missing.get());
   assert.match(
     err.message,

@@ -22,20 +22,19 @@ import type {
   UnauthorizedResponse,
 } from "./credentials.ts";
 import { makeCredentials } from "./credentials.ts";
-import { KubeauthError, KubeconfigError } from "../errors.ts";
+import { closedError, KubeauthError, KubeconfigError } from "../errors.ts";
 import { parseClientCertificate } from "./client_certificate.ts";
-import { getRuntimeAdapter } from "../runtime/mod.ts";
 import type { RuntimeAdapter } from "../runtime/types.ts";
 import { unsupportedAuthProviderError } from "../kubeconfig/auth_provider.ts";
 import { describeReadError, readTextFile } from "../kubeconfig/read_file.ts";
 import type { ResolvedUser } from "../kubeconfig/types.ts";
-import { withSignal } from "./abortable.ts";
+import { SingleFlight } from "./single_flight.ts";
 import { badTokenCharacter } from "./token.ts";
 
 /** Options of {@linkcode createStaticCredentialSource}. */
 export interface StaticCredentialSourceOptions {
-  /** The runtime adapter, to read files. Default: the running runtime's. */
-  adapter?: RuntimeAdapter;
+  /** The runtime adapter, to read files. */
+  adapter: RuntimeAdapter;
   /** Re-read the token file when the last read is older than this. Default 60000 (client-go). */
   tokenFileMaxAgeMs?: number;
   /** Re-read client certificate files when older than this. Default 300000 (client-go). */
@@ -75,8 +74,7 @@ function checkToken(token: string, user: ResolvedUser): void {
 class StaticCredentialSource implements CredentialSource {
   readonly kind: CredentialSourceKind;
   readonly #user: ResolvedUser;
-  readonly #adapterOption: RuntimeAdapter | undefined;
-  #adapter: Promise<RuntimeAdapter> | undefined;
+  readonly #adapter: RuntimeAdapter;
   readonly #tokenMaxAge: number;
   readonly #certMaxAge: number;
   readonly #now: () => number;
@@ -89,7 +87,7 @@ class StaticCredentialSource implements CredentialSource {
   #cert: ClientCertificate | undefined;
   #certRaw: string | undefined;
   #certReadAt = 0;
-  #pending: Promise<Credentials> | undefined;
+  readonly #flight = new SingleFlight<Credentials>();
   #closed = false;
 
   constructor(
@@ -99,7 +97,7 @@ class StaticCredentialSource implements CredentialSource {
   ) {
     this.kind = kind;
     this.#user = user;
-    this.#adapterOption = options.adapter;
+    this.#adapter = options.adapter;
     this.#tokenMaxAge = options.tokenFileMaxAgeMs ?? 60_000;
     this.#certMaxAge = options.certFileMaxAgeMs ?? 300_000;
     this.#now = options.now ?? Date.now;
@@ -114,7 +112,7 @@ class StaticCredentialSource implements CredentialSource {
     if (this.#current && !this.#stale()) {
       return Promise.resolve(this.#current);
     }
-    return withSignal(
+    return this.#flight.join(
       this.#refresh(this.#current ? "stale" : "initial"),
       signal,
     );
@@ -131,7 +129,7 @@ class StaticCredentialSource implements CredentialSource {
     if (used !== this.#current) return this.#current;
     if (!this.#user.tokenFile && !this.#certFromFiles) return null;
     const before = this.#current;
-    const after = await withSignal(this.#refresh("forced"), signal);
+    const after = await this.#flight.join(this.#refresh("forced"), signal);
     return after !== before ? after : null;
   }
 
@@ -141,8 +139,8 @@ class StaticCredentialSource implements CredentialSource {
   }
 
   #closedError(): KubeauthError {
-    return new KubeauthError(
-      "CLOSED",
+    return closedError(
+      undefined,
       `the credential source of ${ownerOf(this.#user)} is closed`,
     );
   }
@@ -155,20 +153,8 @@ class StaticCredentialSource implements CredentialSource {
     return this.#certFromFiles && now - this.#certReadAt >= this.#certMaxAge;
   }
 
-  #getAdapter(): Promise<RuntimeAdapter> {
-    this.#adapter ??= this.#adapterOption
-      ? Promise.resolve(this.#adapterOption)
-      : getRuntimeAdapter();
-    return this.#adapter;
-  }
-
   #refresh(mode: Mode): Promise<Credentials> {
-    if (this.#pending) return this.#pending;
-    const p = this.#doRefresh(mode).finally(() => {
-      if (this.#pending === p) this.#pending = undefined;
-    });
-    this.#pending = p;
-    return p;
+    return this.#flight.run(() => this.#doRefresh(mode));
   }
 
   async #doRefresh(mode: Mode): Promise<Credentials> {
@@ -233,7 +219,7 @@ class StaticCredentialSource implements CredentialSource {
     const path = user.tokenFile!;
     let problem: string;
     try {
-      const text = await readTextFile(await this.#getAdapter(), path);
+      const text = await readTextFile(this.#adapter, path);
       const token = text.trim();
       if (token !== "") return token;
       problem = "the file is empty";
@@ -266,7 +252,7 @@ class StaticCredentialSource implements CredentialSource {
       : "client-certificate-data, client-key-data";
     try {
       if (certPem === undefined || keyPem === undefined) {
-        const adapter = await this.#getAdapter();
+        const adapter = this.#adapter;
         certPem ??= user.clientCertificateFile
           ? await this.#readPem(
             adapter,
@@ -342,7 +328,7 @@ class StaticCredentialSource implements CredentialSource {
  * ```ts ignore
  * import { createStaticCredentialSource, resolveContext, loadKubeconfig } from "@kubeauth/fetch";
  * const ctx = await resolveContext(await loadKubeconfig());
- * const source = createStaticCredentialSource(ctx.user);
+ * const source = createStaticCredentialSource(ctx.user, { adapter });
  * if (source) console.log(source.kind, await source.get());
  * ```
  *
@@ -355,7 +341,7 @@ class StaticCredentialSource implements CredentialSource {
  */
 export function createStaticCredentialSource(
   user: ResolvedUser,
-  options: StaticCredentialSourceOptions = {},
+  options: StaticCredentialSourceOptions,
 ): CredentialSource | null {
   const hasToken = !!user.token;
   const hasTokenFile = !!user.tokenFile;

@@ -16,7 +16,6 @@ import type {
 import { makeCredentials } from "../credentials/credentials.ts";
 import { closedError, ExecPluginError, KubeauthError } from "../errors.ts";
 import type { ExecConfig, ResolvedCluster } from "../kubeconfig/types.ts";
-import { getRuntimeAdapter } from "../runtime/mod.ts";
 import type { RuntimeAdapter } from "../runtime/types.ts";
 import {
   decideInteractive,
@@ -32,12 +31,12 @@ import {
   runExecPlugin,
 } from "./runner.ts";
 import { parseClientCertificate } from "../credentials/client_certificate.ts";
-import { withSignal } from "../credentials/abortable.ts";
+import { SingleFlight } from "../credentials/single_flight.ts";
 
 /** Options of an exec credential source. */
 export interface ExecAuthenticatorOptions {
-  /** The runtime adapter (default: the running runtime's). */
-  adapter?: RuntimeAdapter;
+  /** The runtime adapter to spawn plugins with. */
+  adapter: RuntimeAdapter;
   /**
    * Kill a non-interactive plugin run after this many ms (default 60000).
    * `0` or `Infinity`: no timeout.
@@ -119,7 +118,7 @@ export class ExecAuthenticator implements CredentialSource {
   #freshUntil = -Infinity;
   #expiresAt: number | undefined;
   #rejected = false;
-  #inflight: Promise<Credentials> | undefined;
+  readonly #flight = new SingleFlight<Credentials>();
   #runAbort: AbortController | undefined;
   #failures = 0;
   #lastError: ExecPluginError | undefined;
@@ -137,8 +136,8 @@ export class ExecAuthenticator implements CredentialSource {
    */
   constructor(
     exec: ExecConfig,
-    cluster?: ResolvedCluster,
-    options: ExecAuthenticatorOptions = {},
+    cluster: ResolvedCluster | undefined,
+    options: ExecAuthenticatorOptions,
   ) {
     this.#config = normalizeExecConfig(exec);
     this.command = this.#config.command;
@@ -184,7 +183,7 @@ export class ExecAuthenticator implements CredentialSource {
     if (current && !this.#rejected && this.#now() < this.#freshUntil) {
       return Promise.resolve(current);
     }
-    return withSignal(this.#refresh(undefined), signal);
+    return this.#flight.join(this.#refresh(undefined), signal);
   }
 
   /**
@@ -210,15 +209,15 @@ export class ExecAuthenticator implements CredentialSource {
     if (used === this.#current) {
       this.#rejected = true;
       pending = this.#refresh(response);
-    } else if (this.#inflight) {
-      pending = this.#inflight;
+    } else if (this.#flight.current) {
+      pending = this.#flight.current;
     } else {
       const c = this.#current;
       return c && !this.#rejected && !sameSecrets(c, used) ? c : null;
     }
     let fresh: Credentials;
     try {
-      fresh = await withSignal(pending, signal);
+      fresh = await this.#flight.join(pending, signal);
     } catch (err) {
       if (signal?.aborted || this.#closed) throw err;
       return null;
@@ -235,7 +234,7 @@ export class ExecAuthenticator implements CredentialSource {
     if (this.#closed) return;
     this.#closed = true;
     this.#runAbort?.abort(closedError(undefined, CLOSED_MESSAGE));
-    const inflight = this.#inflight;
+    const inflight = this.#flight.current;
     this.#current = undefined;
     if (inflight) await inflight.catch(() => {});
     this.#listeners.clear();
@@ -257,19 +256,15 @@ export class ExecAuthenticator implements CredentialSource {
   }
 
   #refresh(response: UnauthorizedResponse | undefined): Promise<Credentials> {
-    if (this.#inflight) return this.#inflight;
+    const running = this.#flight.current;
+    if (running) return running;
     const now = this.#now();
     const last = this.#lastError;
     if (last && now < this.#retryAt) {
       if (this.#stillValid(now)) return Promise.resolve(this.#current!);
       return Promise.reject(this.#backoffError(last, now));
     }
-    const p = this.#run(response).finally(() => {
-      if (this.#inflight === p) this.#inflight = undefined;
-    });
-    p.catch(() => {});
-    this.#inflight = p;
-    return p;
+    return this.#flight.run(() => this.#run(response));
   }
 
   #backoffError(last: ExecPluginError, now: number): ExecPluginError {
@@ -300,7 +295,7 @@ export class ExecAuthenticator implements CredentialSource {
   async #run(response: UnauthorizedResponse | undefined): Promise<Credentials> {
     const o = this.#options;
     const cfg = this.#config;
-    const adapter = o.adapter ?? await getRuntimeAdapter();
+    const adapter = o.adapter;
     if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
     // Not a plugin failure: no run, no backoff (client-go checks this first).
     const interactive = decideInteractive(
@@ -601,6 +596,7 @@ class ExecCredentialHandle implements CredentialSource {
  * ```ts ignore
  * import { getExecAuthenticator } from "./authenticator.ts";
  * const source = getExecAuthenticator(ctx.user.exec!, ctx.cluster, {
+ *   adapter,
  *   onEvent: (e) => console.error(e),
  * });
  * const creds = await source.get();
@@ -616,7 +612,7 @@ class ExecCredentialHandle implements CredentialSource {
 export function getExecAuthenticator(
   exec: ExecConfig,
   cluster: ResolvedCluster,
-  options: ExecAuthenticatorOptions = {},
+  options: ExecAuthenticatorOptions,
 ): CredentialSource & { readonly command: string } {
   const cfg = normalizeExecConfig(exec);
   const key = registryKey(cfg, cluster, options);

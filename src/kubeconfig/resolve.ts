@@ -56,23 +56,15 @@ function inFile(file: string | undefined): string {
 }
 
 class Resolver {
-  readonly #options: ResolveContextOptions;
-  #adapter: Promise<RuntimeAdapter> | undefined;
+  readonly adapter: RuntimeAdapter;
 
-  constructor(options: ResolveContextOptions) {
-    this.#options = options;
-  }
-
-  adapter(): Promise<RuntimeAdapter> {
-    this.#adapter ??= this.#options.adapter
-      ? Promise.resolve(this.#options.adapter)
-      : getRuntimeAdapter();
-    return this.#adapter;
+  constructor(adapter: RuntimeAdapter) {
+    this.adapter = adapter;
   }
 
   /** Makes a path absolute against the cwd (paths from `loadKubeconfig` already are). */
   async absolute(path: string): Promise<string> {
-    const adapter = await this.adapter();
+    const adapter = this.adapter;
     return resolvePath(adapter.cwd(), path, pathFlavor(adapter.os));
   }
 
@@ -83,7 +75,7 @@ class Resolver {
     owner: string,
     file: string | undefined,
   ): Promise<string> {
-    const adapter = await this.adapter();
+    const adapter = this.adapter;
     try {
       return await readTextFile(adapter, path);
     } catch (err) {
@@ -199,7 +191,7 @@ async function resolveUser(
     if (exec.command.includes("/") || exec.command.includes("\\")) {
       // A command with a path separator names a file; one still relative
       // (object built in code) is taken against the current directory.
-      const adapter = await r.adapter();
+      const adapter = r.adapter;
       const flavor = pathFlavor(adapter.os);
       if (hasPathSeparator(exec.command, flavor)) {
         exec.command = resolvePath(adapter.cwd(), exec.command, flavor);
@@ -319,7 +311,7 @@ export async function resolveContext(
   options: ResolveContextOptions = {},
 ): Promise<ResolvedContext> {
   const origin = getKubeconfigOrigin(config);
-  const r = new Resolver(options);
+  const r = new Resolver(options.adapter ?? await getRuntimeAdapter());
   let source = options.source;
   if (source === undefined) {
     if (origin === undefined) source = "kubeconfig object";

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ExecAuthenticator } from "../../src/exec/authenticator.ts";
 import { KubeauthError } from "../../src/errors.ts";
+import { getRuntimeAdapter } from "../../src/runtime/mod.ts";
 
 const dir = process.env.PROBE_DIR ?? ".";
 const infoFile = join(dir, "probe-info.json");
@@ -29,6 +30,7 @@ const auth = new ExecAuthenticator(
   },
   undefined,
   {
+    adapter: await getRuntimeAdapter(),
     ...(process.env.PROBE_STDIN_UNAVAILABLE
       ? { stdinUnavailable: process.env.PROBE_STDIN_UNAVAILABLE }
       : {}),
