@@ -9,8 +9,10 @@
  * Standard base64 (with padding) of bytes.
  *
  * @example Usage
- * ```ts ignore
- * encodeBase64(new TextEncoder().encode("baz")); // "YmF6"
+ * ```ts
+ * import { encodeBase64 } from "./base64.ts";
+ * const text = encodeBase64(new TextEncoder().encode("baz"));
+ * if (text !== "YmF6") throw new Error(text);
  * ```
  *
  * @param bytes The bytes.
@@ -35,8 +37,11 @@ export function encodeBase64(bytes: Uint8Array): string {
  * Decodes base64 (whitespace ignored, padding optional).
  *
  * @example Usage
- * ```ts ignore
- * decodeBase64("YmF6"); // bytes of "baz"
+ * ```ts
+ * import { decodeBase64 } from "./base64.ts";
+ * const bytes = decodeBase64("Ym F6\n");
+ * if (new TextDecoder().decode(bytes) !== "baz") throw new Error("not baz");
+ * if (decodeBase64("!") !== undefined) throw new Error("accepted junk");
  * ```
  *
  * @param text The base64 text.
@@ -87,8 +92,10 @@ export function decodeBase64Strict(text: string): Uint8Array | null {
  * Unpadded base64url (the JWK encoding) of bytes.
  *
  * @example Usage
- * ```ts ignore
- * encodeBase64Url(new Uint8Array([251, 255])); // "-_8"
+ * ```ts
+ * import { encodeBase64Url } from "./base64.ts";
+ * const text = encodeBase64Url(new Uint8Array([251, 255]));
+ * if (text !== "-_8") throw new Error(text);
  * ```
  *
  * @param bytes The bytes.
@@ -103,8 +110,10 @@ export function encodeBase64Url(bytes: Uint8Array): string {
  * Decodes unpadded base64url (as found in JWKs).
  *
  * @example Usage
- * ```ts ignore
- * decodeBase64Url("-_8"); // [251, 255]
+ * ```ts
+ * import { decodeBase64Url } from "./base64.ts";
+ * const bytes = decodeBase64Url("-_8");
+ * if (bytes?.join() !== "251,255") throw new Error(String(bytes));
  * ```
  *
  * @param text The base64url text.
@@ -118,8 +127,10 @@ export function decodeBase64Url(text: string): Uint8Array | undefined {
  * Lower-case hex of bytes.
  *
  * @example Usage
- * ```ts ignore
- * toHex(new Uint8Array([1, 255])); // "01ff"
+ * ```ts
+ * import { toHex } from "./base64.ts";
+ * const hex = toHex(new Uint8Array([1, 255]));
+ * if (hex !== "01ff") throw new Error(hex);
  * ```
  *
  * @param bytes The bytes.
