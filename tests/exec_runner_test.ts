@@ -16,7 +16,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { processAlive as alive } from "./support/process.ts";
+import { assertAllGone } from "./support/process.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
@@ -119,13 +119,7 @@ async function rejectsPlugin(
 }
 
 /** SIGKILL is delivered asynchronously: poll (bounded) until the pid is gone. */
-async function assertGone(pid: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (alive(pid) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.equal(alive(pid), false, `process ${pid} still alive`);
-}
+const assertGone = (pid: number) => assertAllGone([pid]);
 
 function readPid(file: string): number {
   assert.ok(existsSync(file), `${file} was not written`);

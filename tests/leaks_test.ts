@@ -14,7 +14,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { processAlive as alive } from "./support/process.ts";
+import { assertAllGone } from "./support/process.ts";
 import { join } from "node:path";
 import process from "node:process";
 import { createCa, issueCertificate } from "./support/pki.ts";
@@ -55,14 +55,6 @@ after(async () => {
   await cluster?.close();
   await tmp?.remove();
 });
-
-async function assertAllGone(pids: number[]): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (pids.some(alive) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.deepEqual(pids.filter(alive), [], "processes still alive");
-}
 
 function numbersIn(file: string): number[] {
   if (!existsSync(file)) return [];

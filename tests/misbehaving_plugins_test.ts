@@ -23,7 +23,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { processAlive as alive } from "./support/process.ts";
+import { assertAllGone as assertAllGoneIn } from "./support/process.ts";
 import { join } from "node:path";
 import process from "node:process";
 import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
@@ -66,13 +66,8 @@ after(async () => {
 });
 
 /** Waits (bounded) until none of the pids is alive. */
-async function assertAllGone(pids: number[]): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (pids.some(alive) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.deepEqual(pids.filter(alive), [], "plugin processes still alive");
-}
+const assertAllGone = (pids: number[]) =>
+  assertAllGoneIn(pids, "plugin processes");
 
 function pidsIn(file: string): number[] {
   if (!existsSync(file)) return [];

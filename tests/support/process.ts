@@ -3,6 +3,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import process from "node:process";
 
@@ -29,4 +30,25 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Waits until none of `pids` runs (signals are delivered asynchronously, so
+ * this polls), then asserts it; gives up after 5 s with the live pids named.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { assertAllGone } from "./process.ts";
+ * await assertAllGone([], "plugin processes");
+ * ```
+ */
+export async function assertAllGone(
+  pids: number[],
+  what = "processes",
+): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (pids.some(processAlive) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.deepEqual(pids.filter(processAlive), [], `${what} still alive`);
 }
