@@ -135,7 +135,7 @@ export class ExecAuthenticator implements CredentialSource {
    * @param options Timeouts, limits, clock, events.
    */
   constructor(
-    exec: ExecConfig,
+    exec: ExecConfig | NormalizedExecConfig,
     cluster: ResolvedCluster | undefined,
     options: ExecAuthenticatorOptions,
   ) {
@@ -619,7 +619,7 @@ export function getExecAuthenticator(
   let entry = registry.get(key);
   if (!entry) {
     const { onEvent: _onEvent, ...shared } = options;
-    entry = { auth: new ExecAuthenticator(exec, cluster, shared), refs: 0 };
+    entry = { auth: new ExecAuthenticator(cfg, cluster, shared), refs: 0 };
     registry.set(key, entry);
   }
   entry.refs++;

@@ -42,13 +42,20 @@ export interface NormalizedExecConfig {
  * console.assert(cfg.interactiveMode === "IfAvailable");
  * ```
  *
- * @param exec The stanza as read from the kubeconfig.
+ * @param config The stanza as read from the kubeconfig (a result of this
+ *   function is returned as it is).
  * @returns The normalised stanza.
  * @throws {KubeauthError} `EXEC_CONFIG_INVALID` with client-go's message
  * (`exec plugin: invalid apiVersion "X"`, `exec plugin cannot support
  * interactive mode: unknown interactiveMode: ""`, …).
  */
-export function normalizeExecConfig(exec: ExecConfig): NormalizedExecConfig {
+export function normalizeExecConfig(
+  config: ExecConfig | NormalizedExecConfig,
+): NormalizedExecConfig {
+  // A result of this function is not checked again (getExecAuthenticator
+  // normalises once, then constructs the shared authenticator with it).
+  if (normalized.has(config)) return config as NormalizedExecConfig;
+  const exec = config as ExecConfig;
   const invalid = (message: string) =>
     new KubeauthError("EXEC_CONFIG_INVALID", message);
   if (exec === null || typeof exec !== "object") {
@@ -110,7 +117,7 @@ export function normalizeExecConfig(exec: ExecConfig): NormalizedExecConfig {
       }`,
     );
   }
-  const out: NormalizedExecConfig = {
+  const out: NormalizedExecConfig = Object.freeze({
     command: exec.command,
     args: [...args],
     env: envOut,
@@ -120,9 +127,12 @@ export function normalizeExecConfig(exec: ExecConfig): NormalizedExecConfig {
     ...(typeof exec.installHint === "string" && exec.installHint !== ""
       ? { installHint: escapeInstallHint(exec.installHint) }
       : {}),
-  };
+  });
+  normalized.add(out);
   return out;
 }
+
+const normalized = new WeakSet<object>();
 
 /**
  * Escapes what client-go escapes in an install hint: every character that is
