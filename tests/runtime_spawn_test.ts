@@ -318,10 +318,11 @@ test(
   "an un-awaited child does not keep the runtime alive",
   { timeout: 60_000 },
   async () => {
-    const started = Date.now();
+    // A runtime that waited for its children would wait for the killed
+    // child's grandchild (`sleep 300`, holding the pipe): the test's own
+    // timeout catches that, no clock needed here.
     const r = await runProbe("testdata/spawn/unawaited_probe.ts");
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /started \d+ \d+ \d+/);
-    assert.ok(Date.now() - started < 30_000);
   },
 );
