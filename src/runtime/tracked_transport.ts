@@ -149,7 +149,11 @@ function trackedPrototypeOf(res: Response): object {
   return lastTracked as object;
 }
 
-/** How many unsettled flights a transport holds before it sweeps them. */
+/**
+ * How many unsettled flights a transport holds before it sweeps them.
+ * Measured: settling each response as it arrives (a registration per
+ * response) lowered bench row 1 by about 5% on Deno, Bun and Node.
+ */
 const SWEEP_AT = 8;
 
 /**
