@@ -17,7 +17,7 @@ import { KubeconfigError } from "../errors.ts";
  *
  * @example Usage
  * ```ts
- * import { unsupportedAuthProviderError } from "@kubeauth/fetch";
+ * import { unsupportedAuthProviderError } from "./auth_provider.ts";
  * const err = unsupportedAuthProviderError("gcp", "gke_user");
  * console.assert(err.message.includes("gke-gcloud-auth-plugin"));
  * ```

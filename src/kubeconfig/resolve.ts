@@ -63,7 +63,7 @@ class Resolver {
   }
 
   /** Makes a path absolute against the cwd (paths from `loadKubeconfig` already are). */
-  async absolute(path: string): Promise<string> {
+  absolute(path: string): string {
     const adapter = this.adapter;
     return resolvePath(adapter.cwd(), path, pathFlavor(adapter.os));
   }
@@ -142,7 +142,7 @@ async function resolveCluster(
   if (caData !== undefined) {
     caPem = decode(caData, "certificate-authority-data", owner, file);
   } else if (caFile !== undefined) {
-    const path = await r.absolute(caFile);
+    const path = r.absolute(caFile);
     caPem = await r.read(path, "certificate-authority", owner, file);
   }
   if (caPem !== undefined && !caPem.includes("-----BEGIN CERTIFICATE-----")) {
@@ -222,7 +222,7 @@ async function resolveUser(
   }
   if (token !== undefined) resolved.token = token;
   if (tokenFile !== undefined) {
-    resolved.tokenFile = await r.absolute(tokenFile);
+    resolved.tokenFile = r.absolute(tokenFile);
   }
   if (username !== undefined) {
     resolved.username = username;
@@ -263,7 +263,7 @@ async function resolveUser(
       file,
     );
   } else if (certFile !== undefined) {
-    const path = await r.absolute(certFile);
+    const path = r.absolute(certFile);
     resolved.clientCertificateFile = path;
     resolved.clientCertificatePem = await r.read(
       path,
@@ -275,7 +275,7 @@ async function resolveUser(
   if (keyData !== undefined) {
     resolved.clientKeyPem = decode(keyData, "client-key-data", owner, file);
   } else if (keyFile !== undefined) {
-    const path = await r.absolute(keyFile);
+    const path = r.absolute(keyFile);
     resolved.clientKeyFile = path;
     resolved.clientKeyPem = await r.read(path, "client-key", owner, file);
   }

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { closedError, KubeauthError } from "../errors.ts";
+import { closedError, type KubeauthError } from "../errors.ts";
 import type { Transport } from "./types.ts";
 
 /** The runtime-native connection pool behind one transport. */
