@@ -246,10 +246,8 @@ test(
         async (mode) => {
           const h = await client(mode);
           try {
-            const started = Date.now();
+            // A run that waited for the 20 s exec timeout would fail with EXEC_TIMEOUT.
             await expectSuccess(h);
-            // hold-stderr waits for the 1 s grace at most; none waits for the timeout.
-            assert.ok(Date.now() - started < 10_000, mode);
             await assertAllGone(pidsIn(h.pidFile));
           } finally {
             await h.kube.close();
