@@ -2,6 +2,13 @@
  * Validation and normalisation of a kubeconfig `exec` stanza, and the
  * interactive-mode decision, with client-go's messages.
  *
+ * This is the authenticator's own check (client-go's `exec.newAuthenticator`),
+ * for stanzas handed to {@linkcode normalizeExecConfig} directly. A stanza read
+ * from a kubeconfig was first checked at load time by
+ * `kubeconfig/exec_validation.ts` (client-go's `clientcmd` validation, which
+ * names the user and the file). client-go words the two differently and users
+ * meet both, so both are kept, each with its own wording.
+ *
  * @module
  */
 import { KubeauthError } from "../errors.ts";
