@@ -45,6 +45,8 @@ const B1 = "client.authentication.k8s.io/v1beta1";
 const A1 = "client.authentication.k8s.io/v1alpha1";
 const TOKEN = "parity-token"; // → alice
 const FRESH = "parity-fresh"; // → bob
+/** A token beyond ASCII: the server's table holds its UTF-8 bytes (→ carol). */
+const UTF8_TOKEN = "parity-t\u00f6k-\u20ac";
 const CERT_CN = "parity-cert-user";
 /** Cases run this many at a time (each runs kubectl, then kubeauth). */
 const CONCURRENCY = 4;
@@ -507,6 +509,14 @@ export const PARITY_CASES: ParityCase[] = [
           "exec plugin returned a token that cannot be sent in an HTTP Authorization header",
       },
     },
+  },
+  {
+    name: "output-token-utf8",
+    what: "a token beyond ASCII goes out as its UTF-8 bytes",
+    user: (c) => ({
+      exec: execStanza(c, { output: tokenAnswer(V1, UTF8_TOKEN) }),
+    }),
+    expect: { ok: true, runs: 1, user: "carol" },
   },
   {
     name: "exit-code-73",
@@ -1053,7 +1063,13 @@ before(async () => {
   }
   [cluster, tmp] = await Promise.all([
     startCluster({
-      tokens: { [TOKEN]: "alice", [FRESH]: "bob" },
+      tokens: {
+        [TOKEN]: "alice",
+        [FRESH]: "bob",
+        // The server reads header bytes one character per byte.
+        [String.fromCharCode(...new TextEncoder().encode(UTF8_TOKEN))]: "carol",
+        [UTF8_TOKEN]: "latin1-or-utf16-bytes",
+      },
       basic: [{ username: "parity-basic", password: "parity-p4ss" }],
     }),
     makeTempDir("kubeauth-parity-"),
