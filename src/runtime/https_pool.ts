@@ -1,0 +1,454 @@
+/**
+ * A {@linkcode NativePool} on `node:https`: one keep-alive `https.Agent` per
+ * transport (so TLS sessions are never shared with another identity), with
+ * per-transport `servername` and `rejectUnauthorized`, and a CONNECT tunnel
+ * for `proxy`. Node uses it for every transport; Deno loads it (lazily) for
+ * clusters that set `tls-server-name` or `insecure-skip-tls-verify`, which
+ * `Deno.createHttpClient` cannot do per client.
+ *
+ * It sends what the caller gives (plus `accept: *\/*`, `accept-encoding`,
+ * `user-agent` when absent, and `content-type` for a string body), never
+ * follows redirects (the core does), and decodes `gzip`, `deflate` and `br`
+ * bodies as fetch does. Header values go out one byte per character, as
+ * fetch sends them.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import http from "node:http";
+import type { ClientRequest, IncomingMessage } from "node:http";
+import https from "node:https";
+import type { Socket } from "node:net";
+import tls from "node:tls";
+import type { Transform } from "node:stream";
+import zlib from "node:zlib";
+import type { NativePool } from "./tracked_transport.ts";
+import type { TransportOptions } from "./types.ts";
+
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+const URL_OF: unique symbol = Symbol("kubeauth.url");
+
+/** A Response with the `url` fetch would set. */
+class HttpsResponse extends Response {
+  declare [URL_OF]: string;
+  override get url(): string {
+    return this[URL_OF];
+  }
+}
+
+/** The decoders fetch applies for `content-encoding` (none for an unknown one). */
+function decoderFor(coding: string | undefined): Transform | undefined {
+  switch (coding?.trim().toLowerCase()) {
+    case "gzip":
+    case "x-gzip":
+      return zlib.createGunzip({
+        flush: zlib.constants.Z_SYNC_FLUSH,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      });
+    case "deflate":
+      return zlib.createInflate({
+        flush: zlib.constants.Z_SYNC_FLUSH,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      });
+    case "br":
+      return zlib.createBrotliDecompress();
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The response body: reads the message only while the consumer pulls, ends
+ * with `TypeError: terminated` when the connection breaks, and destroys the
+ * request when cancelled.
+ */
+function bodyOf(
+  req: ClientRequest,
+  msg: IncomingMessage,
+  onEnd: () => void,
+): ReadableStream<Uint8Array> {
+  const decoder = decoderFor(msg.headers["content-encoding"] as string);
+  const source = decoder === undefined ? msg : msg.pipe(decoder);
+  let done = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const fail = (err: unknown) => {
+        if (done) return;
+        done = true;
+        onEnd();
+        controller.error(new TypeError("terminated", { cause: err }));
+      };
+      source.on("data", (chunk: Buffer) => {
+        controller.enqueue(
+          new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+        );
+        if ((controller.desiredSize ?? 0) <= 0) source.pause();
+      });
+      source.once("end", () => {
+        if (done) return;
+        done = true;
+        onEnd();
+        controller.close();
+      });
+      source.once("error", fail);
+      msg.once("aborted", () => fail(new Error("the connection broke")));
+      msg.once("error", fail);
+      source.pause();
+    },
+    pull() {
+      source.resume();
+    },
+    cancel() {
+      done = true;
+      onEnd();
+      req.destroy();
+    },
+  }, { highWaterMark: 65536, size: (c) => c.byteLength });
+}
+
+/** The request's headers as one object (names lower case). */
+function headersOf(
+  init: RequestInit,
+  https: boolean,
+  userAgent: string,
+  type: string | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  const given = init.headers;
+  if (given !== undefined && given !== null) {
+    const proto = Object.getPrototypeOf(given);
+    if (proto === Object.prototype || proto === null) {
+      for (const k in given as Record<string, string>) {
+        const name = k.toLowerCase();
+        const v = String((given as Record<string, string>)[k]).trim();
+        out[name] = name in out ? `${out[name]}, ${v}` : v;
+      }
+    } else {
+      for (const [k, v] of new Headers(given)) out[k] = v;
+    }
+  }
+  if (type !== undefined && out["content-type"] === undefined) {
+    out["content-type"] = type;
+  }
+  out.accept ??= "*/*";
+  out["accept-encoding"] ??= https ? "gzip, deflate, br" : "gzip, deflate";
+  out["user-agent"] ??= userAgent;
+  delete out.host;
+  return out;
+}
+
+/** The body to send: bytes, a stream, or none; with fetch's content type. */
+async function bodyToSend(
+  url: string,
+  init: RequestInit,
+): Promise<
+  {
+    bytes?: Uint8Array;
+    stream?: ReadableStream<Uint8Array>;
+    type?: string;
+  }
+> {
+  const body = init.body;
+  if (body === undefined || body === null) return {};
+  if (typeof body === "string") {
+    return {
+      bytes: Buffer.from(body, "utf8"),
+      type: "text/plain;charset=UTF-8",
+    };
+  }
+  if (body instanceof Uint8Array) return { bytes: body };
+  if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body) };
+  // Blobs, forms, URLSearchParams, streams: as fetch would encode them.
+  const request = new Request(url, {
+    method: "POST",
+    body,
+    duplex: "half",
+  } as RequestInit);
+  const type = request.headers.get("content-type") ?? undefined;
+  if (body instanceof ReadableStream) return { stream: request.body!, type };
+  return { bytes: new Uint8Array(await request.arrayBuffer()), type };
+}
+
+/** Writes a streamed request body, honouring backpressure. */
+async function pump(
+  stream: ReadableStream<Uint8Array>,
+  req: ClientRequest,
+): Promise<void> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!req.write(value)) {
+        await new Promise((resolve) => req.once("drain", resolve));
+      }
+      if (req.destroyed) break;
+    }
+    req.end();
+  } catch (err) {
+    req.destroy(err as Error);
+  }
+}
+
+/**
+ * A CONNECT tunnel through `proxy` to `host:port`, then TLS over it.
+ * Reports the TLS socket (or the error) through `callback`.
+ */
+function connectThroughProxy(
+  proxy: URL,
+  options: tls.ConnectionOptions & { host?: string; port?: number },
+  callback: (err: Error | null, socket?: Socket) => void,
+): void {
+  const target = `${options.host}:${options.port}`;
+  const auth = proxy.username === "" ? {} : {
+    "proxy-authorization": "Basic " +
+      Buffer.from(
+        `${decodeURIComponent(proxy.username)}:${
+          decodeURIComponent(proxy.password)
+        }`,
+      ).toString("base64"),
+  };
+  const request = (proxy.protocol === "https:" ? https : http).request({
+    host: proxy.hostname.replace(/^\[|\]$/g, ""),
+    port: proxy.port || (proxy.protocol === "https:" ? 443 : 80),
+    method: "CONNECT",
+    path: target,
+    headers: { host: target, ...auth },
+    agent: false,
+  });
+  request.once("connect", (res, socket) => {
+    if (res.statusCode !== 200) {
+      socket.destroy();
+      callback(
+        new Error(`the proxy refused the tunnel: HTTP ${res.statusCode}`),
+      );
+      return;
+    }
+    const secure = tls.connect({ ...options, socket });
+    secure.once("secureConnect", () => callback(null, secure));
+    secure.once("error", (err) => callback(err));
+  });
+  request.once("error", (err) => callback(err));
+  request.end();
+}
+
+/**
+ * Creates the `node:https` pool of one transport.
+ *
+ * @example Usage
+ * ```ts
+ * import { createHttpsPool } from "./https_pool.ts";
+ * import { createTrackedTransport } from "./tracked_transport.ts";
+ * const transport = createTrackedTransport(
+ *   createHttpsPool({ insecureSkipVerify: true }, "example"),
+ * );
+ * await transport.close();
+ * console.assert(transport.closed);
+ * ```
+ *
+ * @param options The transport's TLS settings.
+ * @param userAgent The `user-agent` sent when the caller sets none.
+ * @returns The pool, whose requests carry the transport's shared signal.
+ */
+export function createHttpsPool(
+  options: TransportOptions,
+  userAgent: string,
+): NativePool {
+  return new HttpsPool(options, userAgent);
+}
+
+/** `Agent.createConnection`: returns the socket, or reports it later. */
+type Connect = (
+  options: tls.ConnectionOptions,
+  callback?: (err: Error | null, socket: Socket) => void,
+) => Socket | undefined;
+
+/** One keep-alive agent, every socket it opened, and the request loop. */
+class HttpsPool implements NativePool {
+  readonly abort = "shared";
+  readonly #agent: https.Agent;
+  readonly #sockets = new Set<Socket>();
+  readonly #userAgent: string;
+
+  constructor(options: TransportOptions, userAgent: string) {
+    this.#userAgent = userAgent;
+    const tlsOptions: https.AgentOptions = {
+      keepAlive: true,
+      rejectUnauthorized: options.insecureSkipVerify !== true,
+    };
+    if (options.ca !== undefined) tlsOptions.ca = options.ca;
+    // Nothing is verified: no roots to load (on Deno, loading the system's
+    // needs --allow-sys=ca).
+    else if (options.insecureSkipVerify) tlsOptions.ca = [];
+    if (options.cert !== undefined && options.key !== undefined) {
+      tlsOptions.cert = options.cert;
+      tlsOptions.key = options.key;
+    }
+    if (options.serverName !== undefined) {
+      tlsOptions.servername = options.serverName;
+    }
+    const agent = new https.Agent(tlsOptions);
+    const proxy = options.proxy === undefined
+      ? undefined
+      : new URL(options.proxy);
+    const patchable = agent as unknown as { createConnection: Connect };
+    const base = patchable.createConnection.bind(agent);
+    const track = (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
+    };
+    // Every socket is tracked, so that close() can wait for them and
+    // destroy() reaches those still connecting.
+    patchable.createConnection = (opts, callback) => {
+      if (proxy === undefined) {
+        const socket = base(opts, callback) as Socket;
+        track(socket);
+        return socket;
+      }
+      connectThroughProxy(proxy, { ...opts }, (err, socket) => {
+        if (socket !== undefined) track(socket);
+        callback?.(err, socket as Socket);
+      });
+      return undefined;
+    };
+    this.#agent = agent;
+  }
+
+  fetch(
+    url: string,
+    init: RequestInit,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const body = init.body;
+    if (
+      body === undefined || body === null || typeof body === "string" ||
+      body instanceof Uint8Array
+    ) {
+      // The common case, without a promise in between.
+      const bytes = typeof body === "string"
+        ? Buffer.from(body, "utf8")
+        : body ?? undefined;
+      const type = typeof body === "string"
+        ? "text/plain;charset=UTF-8"
+        : undefined;
+      return this.#send(url, init, signal, { bytes, type });
+    }
+    return bodyToSend(url, init).then((b) => this.#send(url, init, signal, b));
+  }
+
+  #send(
+    url: string,
+    init: RequestInit,
+    signal: AbortSignal | undefined,
+    body: {
+      bytes?: Uint8Array;
+      stream?: ReadableStream<Uint8Array>;
+      type?: string;
+    },
+  ): Promise<Response> {
+    const target = new URL(url);
+    const secure = target.protocol === "https:";
+    if (!secure && target.protocol !== "http:") {
+      return Promise.reject(new TypeError(`unsupported URL: ${target.href}`));
+    }
+    const method = (init.method ?? "GET").toUpperCase();
+    return new Promise<Response>((resolve, reject) => {
+      let settled = false;
+      let ended = false;
+      let stream: ReadableStream<Uint8Array> | undefined;
+      const onAbort = () => {
+        const reason = signal!.reason;
+        if (!settled) {
+          settled = true;
+          reject(reason);
+        }
+        req.destroy(reason instanceof Error ? reason : new Error("aborted"));
+      };
+      const finish = () => {
+        if (ended) return;
+        ended = true;
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const req = (secure ? https : http).request(target, {
+        method,
+        headers: headersOf(init, secure, this.#userAgent, body.type),
+        agent: secure ? this.#agent : undefined,
+      });
+      req.once("response", (msg: IncomingMessage) => {
+        if (settled) {
+          msg.resume();
+          return;
+        }
+        settled = true;
+        const status = msg.statusCode ?? 0;
+        const headers = new Headers();
+        const raw = msg.rawHeaders;
+        for (let i = 0; i < raw.length; i += 2) {
+          headers.append(raw[i], raw[i + 1]);
+        }
+        const bodiless = method === "HEAD" || NULL_BODY.has(status);
+        if (bodiless) {
+          msg.resume();
+          finish();
+        } else stream = bodyOf(req, msg, finish);
+        let res: HttpsResponse;
+        try {
+          res = new HttpsResponse(bodiless ? null : stream, {
+            status,
+            statusText: msg.statusMessage ?? "",
+            headers,
+          });
+        } catch (err) {
+          finish();
+          req.destroy();
+          reject(new TypeError("fetch failed", { cause: err }));
+          return;
+        }
+        res[URL_OF] = target.href.replace(/#.*$/, "");
+        resolve(res);
+      });
+      req.once("error", (err) => {
+        finish();
+        if (!settled) {
+          settled = true;
+          reject(
+            signal?.aborted
+              ? signal.reason
+              : new TypeError("fetch failed", { cause: err }),
+          );
+        }
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (body.stream !== undefined) void pump(body.stream, req);
+      else req.end(body.bytes);
+    });
+  }
+
+  close(): Promise<void> {
+    // Idle sockets now; busy ones in closeDrained(), once their request ended.
+    for (const list of Object.values(this.#agent.freeSockets)) {
+      for (const socket of list ?? []) socket.destroy();
+    }
+    return Promise.resolve();
+  }
+
+  closeDrained(): Promise<void> {
+    return this.destroy();
+  }
+
+  destroy(): Promise<void> {
+    this.#agent.destroy();
+    const closing: Promise<void>[] = [];
+    for (const socket of this.#sockets) {
+      if (!socket.destroyed) socket.destroy();
+      closing.push(
+        new Promise<void>((resolve) => {
+          if (!this.#sockets.has(socket)) resolve();
+          else socket.once("close", () => resolve());
+        }),
+      );
+    }
+    return Promise.all(closing).then(() => {});
+  }
+}
