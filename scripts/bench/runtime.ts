@@ -12,7 +12,8 @@
  *   (static client certificate + token) vs the runtime's raw fetch with the
  *   same CA, certificate and token; after a warm-up, 3 rounds of `--n`
  *   (3000) requests per variant, interleaved in 10 alternating chunks;
- *   medians of the rounds.
+ *   medians of the rounds. On Node, also kubeauth vs a plain `node:https`
+ *   keep-alive Agent with the same certificate, interleaved the same way.
  * - `cold`: 500 concurrent requests on an empty credential cache (exec
  *   plugin): plugin runs, failures, time to the last response; baseline: one
  *   bare plugin spawn + the same 500 requests on a raw client.
@@ -46,6 +47,7 @@ import { RotationAudit } from "../demo/audit.ts";
 import {
   concurrent,
   emitResult,
+  httpsClient,
   median,
   note,
   rawClient,
@@ -107,9 +109,21 @@ async function hot(): Promise<Record<string, unknown>> {
       const headers = { authorization: "Bearer bench-token" };
       const viaKube = () => kube("/version");
       const viaRaw = () => raw.fetch(url, { headers });
+      // On Node, also a plain node:https keep-alive Agent with the same
+      // certificate (issue 11: kubeauth ≥ 0.95× of it), interleaved too.
+      const https = runtimeName() === "node"
+        ? await httpsClient({
+          ca: cluster.caPem,
+          cert: pair.certPem,
+          key: pair.keyPem,
+        })
+        : undefined;
+      const viaHttps = () => https!.fetch(url, { headers });
+      const httpsRps: number[] = [];
       try {
         await sequential(warm, viaRaw);
         await sequential(warm, viaKube);
+        if (https) await sequential(warm, viaHttps);
         // Each round sends n requests per variant in alternating chunks
         // (ABAB…, starting side swapped every round), so both see the same
         // background load; the round's rate is n / the variant's total time.
@@ -117,6 +131,7 @@ async function hot(): Promise<Record<string, unknown>> {
         const size = Math.ceil(n / chunks);
         const kubeRps: number[] = [];
         const rawRps: number[] = [];
+        const kubeVsHttps: number[] = [];
         for (let r = 0; r < ROUNDS; r++) {
           let kubeSec = 0;
           let rawSec = 0;
@@ -133,6 +148,29 @@ async function hot(): Promise<Record<string, unknown>> {
           }
           kubeRps.push((size * chunks) / kubeSec);
           rawRps.push((size * chunks) / rawSec);
+          if (https) {
+            // Its own pass beside kubeauth, in the same alternating chunks.
+            let kSec = 0;
+            let hSec = 0;
+            for (let c = 0; c < chunks; c++) {
+              const kubeFirst = (r + c) % 2 === 0;
+              for (const which of kubeFirst ? [0, 1] : [1, 0]) {
+                const rps = await sequential(
+                  size,
+                  which === 0 ? viaKube : viaHttps,
+                );
+                if (which === 0) kSec += size / rps;
+                else hSec += size / rps;
+              }
+            }
+            httpsRps.push((size * chunks) / hSec);
+            kubeVsHttps.push(hSec / kSec);
+            note(
+              `hot round ${r + 1}: kubeauth ${
+                round((size * chunks) / kSec)
+              } req/s, node:https ${round(httpsRps[r])} req/s`,
+            );
+          }
           note(
             `hot round ${r + 1}: kubeauth ${round(kubeRps[r])} req/s, raw ${
               round(rawRps[r])
@@ -152,10 +190,18 @@ async function hot(): Promise<Record<string, unknown>> {
           ratio: round(median(kubeRps.map((k, i) => k / rawRps[i])), 3),
           roundRatios: kubeRps.map((k, i) => round(k / rawRps[i], 3)),
           connections: byCn,
+          ...(https
+            ? {
+              httpsRps: round(median(httpsRps)),
+              ratioVsHttps: round(median(kubeVsHttps), 3),
+              roundRatiosVsHttps: kubeVsHttps.map((x) => round(x, 3)),
+            }
+            : {}),
         };
       } finally {
         await kube.close();
         await raw.close();
+        https?.close();
       }
     },
   );

@@ -281,6 +281,7 @@ function createDenoTransport(
  */
 function lazyHttpsPool(D: DenoLike, options: TransportOptions): NativePool {
   let pool: Promise<NativePool> | undefined;
+  let destroyed = false;
   const load = () =>
     pool ??= import("./https_pool.ts").then((m) =>
       m.createHttpsPool(options, `Deno/${D.version.deno}`)
@@ -289,10 +290,17 @@ function lazyHttpsPool(D: DenoLike, options: TransportOptions): NativePool {
     pool === undefined ? Promise.resolve() : pool.then(step);
   return {
     fetch: (url, init, signal) =>
-      load().then((p) => p.fetch(url, init, signal)),
+      load().then((p) => {
+        // A destroy() while the module loaded: this request must not start.
+        if (destroyed) throw new Error("the transport was destroyed");
+        return p.fetch(url, init, signal);
+      }),
     close: whenLoaded((p) => p.close()),
     closeDrained: whenLoaded((p) => p.closeDrained()),
-    destroy: whenLoaded((p) => p.destroy()),
-    abort: "shared",
+    destroy: () => {
+      destroyed = true;
+      return whenLoaded((p) => p.destroy())();
+    },
+    abort: "pool",
   };
 }
