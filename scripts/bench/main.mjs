@@ -347,14 +347,22 @@ row(
   v("hot", (r) => ratio(r.ratio), (x) => x >= 0.95),
 );
 row(
-  "  on Node: kubeauth / node:https Agent (req/s)",
+  "  Node: kubeauth / node:https Agent (req/s)",
   "≥ 0.95×",
   (rt) =>
     rt !== "node" ? null : v(
       "hot",
-      (r) =>
-        r.ratioVsHttps === undefined ? { text: "–" } : ratio(r.ratioVsHttps),
+      (r) => r.second === undefined ? { text: "–" } : ratio(r.second.ratio),
       (x) => x >= 0.95,
+    )(rt),
+);
+row(
+  "  Deno: tls-server-name cluster / raw fetch",
+  "",
+  (rt) =>
+    rt !== "deno" ? null : v(
+      "hot",
+      (r) => r.second === undefined ? { text: "–" } : ratio(r.second.ratio),
     )(rt),
 );
 row(
@@ -470,13 +478,15 @@ row(
   raw("hot", (r) => pair(r.kubeauthRps, r.rawRps)),
 );
 row(
-  "  req/s node:https Agent (Node)",
+  "  req/s of the pair above (kubeauth / other)",
   "",
-  (rt) =>
-    rt !== "node" ? null : raw(
-      "hot",
-      (r) => ({ text: r.httpsRps === undefined ? "–" : fmt(r.httpsRps) }),
-    )(rt),
+  raw(
+    "hot",
+    (r) =>
+      r.second === undefined
+        ? { text: "" }
+        : pair(r.second.leftRps, r.second.rightRps),
+  ),
 );
 row(
   "  raw primitive",
