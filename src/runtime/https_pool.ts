@@ -266,8 +266,15 @@ async function pump(
 function connectThroughProxy(
   proxy: URL,
   options: tls.ConnectionOptions & { host?: string; port?: number },
-  callback: (err: Error | null, socket?: Socket) => void,
+  report: (err: Error | null, socket?: Socket) => void,
 ): void {
+  // Reported once: a later error belongs to the socket's own user.
+  let reported = false;
+  const callback = (err: Error | null, socket?: Socket) => {
+    if (reported) return;
+    reported = true;
+    report(err, socket);
+  };
   const target = `${options.host}:${options.port}`;
   const auth = proxy.username === "" ? {} : {
     "proxy-authorization": "Basic " +

@@ -146,6 +146,8 @@ class NodeResponse {
   #stream: ReadableStream<Uint8Array> | null | undefined;
   /** The message, while the body is neither buffered nor a stream yet. */
   #source: BodySource | undefined;
+  /** `#bytes` is shared with a clone: each read gets its own copy. */
+  #shared = false;
   #used = false;
 
   constructor(
@@ -155,8 +157,10 @@ class NodeResponse {
     stream?: ReadableStream<Uint8Array>,
   ) {
     this.#head = head;
-    if (bytes !== undefined) this.#bytes = bytes;
-    else if (stream !== undefined) this.#stream = stream;
+    if (bytes !== undefined) {
+      this.#bytes = bytes;
+      this.#shared = true;
+    } else if (stream !== undefined) this.#stream = stream;
     else if (source === null) this.#stream = null;
     else if (source.eager) {
       const b = collect(source);
@@ -243,6 +247,7 @@ class NodeResponse {
       throw new TypeError("Response.clone: Body has already been consumed.");
     }
     if (this.#bytes !== undefined && this.#stream === undefined) {
+      this.#shared = true;
       return new NodeResponse(
         this.#head,
         null,
@@ -276,7 +281,8 @@ class NodeResponse {
         dropped.unregister(this);
         return await collect(source);
       }
-      return (await this.#bytes!).slice();
+      const bytes = await this.#bytes!;
+      return this.#shared ? bytes.slice() : bytes;
     }
     if (this.#stream === null) return EMPTY.slice();
     const reader = this.#stream.getReader();
