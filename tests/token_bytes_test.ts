@@ -22,6 +22,9 @@ import type { Echo } from "./support/echo.ts";
 
 const LATIN1_TOKEN = "tok-\u00e9\u00fc"; // é ü: one byte each in Latin-1
 const WIDE_TOKEN = "tok-\u20ac-\u{1f511}"; // € and a key emoji: no Latin-1 form
+// Its UTF-8 ends in the byte A0 (à is C3 A0), which JavaScript's trim() would
+// take for a no-break space.
+const A0_TOKEN = "tok-\u00e0";
 
 /** The token as the server reads its UTF-8 bytes: one character per byte. */
 function utf8View(token: string): string {
@@ -37,6 +40,7 @@ before(async () => {
       [utf8View(LATIN1_TOKEN)]: "utf8-bytes",
       [LATIN1_TOKEN]: "latin1-bytes",
       [utf8View(WIDE_TOKEN)]: "utf8-wide",
+      [utf8View(A0_TOKEN)]: "utf8-a0",
     },
   });
   tmp = await makeTempDir("kubeauth-token-bytes-");
@@ -50,9 +54,13 @@ after(async () => {
 async function userSeen(
   user: Record<string, unknown>,
   name: string,
+  clusterExtra: Record<string, unknown> = {},
 ): Promise<string | null> {
   const kube = await createAuthedFetch({
-    kubeconfig: await writeKubeconfig(tmp.path, kubeconfigFor(cluster, user)),
+    kubeconfig: await writeKubeconfig(
+      tmp.path,
+      kubeconfigFor(cluster, user, clusterExtra),
+    ),
   });
   try {
     const res = await kube("/echo", { headers: { "x-request-id": name } });
@@ -68,6 +76,14 @@ test("a kubeconfig token beyond ASCII is sent as its UTF-8 bytes", {
 }, async () => {
   assert.equal(await userSeen({ token: LATIN1_TOKEN }, "t1"), "utf8-bytes");
   assert.equal(await userSeen({ token: WIDE_TOKEN }, "t2"), "utf8-wide");
+  assert.equal(await userSeen({ token: A0_TOKEN }, "t3"), "utf8-a0");
+  // Deno sends these through its node:https pool: the same bytes.
+  const named = { "tls-server-name": "localhost" };
+  assert.equal(await userSeen({ token: A0_TOKEN }, "t4", named), "utf8-a0");
+  assert.equal(
+    await userSeen({ token: LATIN1_TOKEN }, "t5", named),
+    "utf8-bytes",
+  );
 });
 
 test("an exec plugin's token beyond ASCII is sent as its UTF-8 bytes", {

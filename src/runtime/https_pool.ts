@@ -135,6 +135,21 @@ function sourceOf(
   };
 }
 
+/**
+ * A header value without leading and trailing HTTP whitespace (space, tab,
+ * CR, LF), as fetch trims it. Not `trim()`: U+00A0 is the byte A0, e.g. the
+ * last byte of "\u00e0" sent as UTF-8.
+ */
+function trimHttpSpace(value: string): string {
+  let a = 0;
+  let b = value.length;
+  const space = (c: number) =>
+    c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+  while (b > a && space(value.charCodeAt(b - 1))) b--;
+  while (a < b && space(value.charCodeAt(a))) a++;
+  return a === 0 && b === value.length ? value : value.slice(a, b);
+}
+
 /** The request's headers as one object (names lower case). */
 function headersOf(
   init: RequestInit,
@@ -149,7 +164,7 @@ function headersOf(
     if (proto === Object.prototype || proto === null) {
       for (const k in given as Record<string, string>) {
         const name = k.toLowerCase();
-        const v = String((given as Record<string, string>)[k]).trim();
+        const v = trimHttpSpace(String((given as Record<string, string>)[k]));
         out[name] = name in out ? `${out[name]}, ${v}` : v;
       }
     } else {
