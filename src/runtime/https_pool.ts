@@ -28,6 +28,7 @@ import type { NativePool } from "./tracked_transport.ts";
 import type { TransportOptions } from "./types.ts";
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+const PERMISSION_ERRORS = new Set(["NotCapable", "PermissionDenied"]);
 const URL_OF: unique symbol = Symbol("kubeauth.url");
 
 /** A Response with the `url` fetch would set. */
@@ -264,11 +265,21 @@ async function pump(
       const { done, value } = await reader.read();
       if (done) break;
       if (!req.write(value)) {
-        await new Promise((resolve) => req.once("drain", resolve));
+        // A request that fails meanwhile never drains: it closes.
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            req.off("drain", done);
+            req.off("close", done);
+            resolve();
+          };
+          req.on("drain", done);
+          req.on("close", done);
+        });
       }
       if (req.destroyed) break;
     }
-    req.end();
+    if (!req.destroyed) req.end();
+    else await reader.cancel();
   } catch (err) {
     req.destroy(err as Error);
   }
@@ -524,8 +535,9 @@ class HttpsPool implements NativePool {
         if (!settled) {
           settled = true;
           reject(
-            signal?.aborted
-              ? signal.reason
+            signal?.aborted ? signal.reason : PERMISSION_ERRORS.has(err.name)
+              // A missing Deno permission, whose message names the flag.
+              ? err
               : new TypeError("fetch failed", { cause: err }),
           );
         }
