@@ -37,6 +37,7 @@ import { detectRuntime } from "../src/runtime/detect.ts";
 import { makeTempDir, startCluster } from "./support/harness.ts";
 import type { RequestRecord, TestCluster } from "./support/harness.ts";
 import { probeCommand } from "./support/runtime_probe.ts";
+import { startConnectProxy } from "./support/connect_proxy.ts";
 
 const ROOT = process.cwd();
 const PLUGIN = join(ROOT, "testdata", "plugins", "parity_plugin.sh");
@@ -45,6 +46,8 @@ const B1 = "client.authentication.k8s.io/v1beta1";
 const A1 = "client.authentication.k8s.io/v1alpha1";
 const TOKEN = "parity-token"; // → alice
 const FRESH = "parity-fresh"; // → bob
+/** A token beyond ASCII: the server's table holds its UTF-8 bytes (→ carol). */
+const UTF8_TOKEN = "parity-t\u00f6k-\u20ac";
 const CERT_CN = "parity-cert-user";
 /** Cases run this many at a time (each runs kubectl, then kubeauth). */
 const CONCURRENCY = 4;
@@ -77,6 +80,8 @@ interface CaseContext {
   state: string;
   cert: { certPem: string; keyPem: string };
   otherKeyPem: string;
+  /** An HTTP CONNECT proxy (tests/support/connect_proxy.ts). */
+  proxyUrl: string;
 }
 
 /** One row of the table. */
@@ -197,8 +202,6 @@ function kubeconfigFor(
 
 const EXPIRED_REASON =
   "expired-timestamp handling: client-go runs the plugin again whenever the cached credentials are past expirationTimestamp (for one request: for the Authorization header, then again in the TLS handshake); kubeauth uses an answer that is already expired for 10 s (clock skew) with a warning event, instead of running the plugin per request";
-
-const RUNTIME = detectRuntime();
 
 const EXTENSION = {
   apiVersion: "group/v1",
@@ -507,6 +510,14 @@ export const PARITY_CASES: ParityCase[] = [
           "exec plugin returned a token that cannot be sent in an HTTP Authorization header",
       },
     },
+  },
+  {
+    name: "output-token-utf8",
+    what: "a token beyond ASCII goes out as its UTF-8 bytes",
+    user: (c) => ({
+      exec: execStanza(c, { output: tokenAnswer(V1, UTF8_TOKEN) }),
+    }),
+    expect: { ok: true, runs: 1, user: "carol" },
   },
   {
     name: "exit-code-73",
@@ -842,20 +853,7 @@ export const PARITY_CASES: ParityCase[] = [
       };
       return kc;
     },
-    ...(RUNTIME === "deno"
-      ? {
-        difference: {
-          reason:
-            "Deno only: Deno.createHttpClient cannot skip server certificate verification per client, so kubeauth refuses the setting (UNSUPPORTED) before running the plugin",
-          kubectl: { ok: true, runs: 1, user: "alice" },
-          kubeauth: {
-            ok: false,
-            runs: 0,
-            phrase: "insecure-skip-tls-verify is not supported on Deno",
-          },
-        },
-      }
-      : { expect: { ok: true, runs: 1, user: "alice" } }),
+    expect: { ok: true, runs: 1, user: "alice" },
   },
   {
     name: "tls-server-name",
@@ -864,20 +862,53 @@ export const PARITY_CASES: ParityCase[] = [
       kubeconfigFor(c, { exec: execStanza(c, { output: tokenAnswer() }) }, {
         "tls-server-name": "localhost",
       }),
-    ...(RUNTIME === "deno"
-      ? {
-        difference: {
-          reason:
-            "Deno only: Deno.createHttpClient cannot set the TLS server name, so kubeauth refuses the setting (UNSUPPORTED) before running the plugin",
-          kubectl: { ok: true, runs: 1, user: "alice" },
-          kubeauth: {
-            ok: false,
-            runs: 0,
-            phrase: "tls-server-name is not supported on Deno",
-          },
-        },
-      }
-      : { expect: { ok: true, runs: 1, user: "alice" } }),
+    expect: { ok: true, runs: 1, user: "alice" },
+  },
+  {
+    name: "tls-server-name-not-on-certificate",
+    what: "tls-server-name naming a host the server certificate lacks",
+    kubeconfig: (c) =>
+      kubeconfigFor(c, { exec: execStanza(c, { output: tokenAnswer() }) }, {
+        "tls-server-name": "not-the-apiserver.test",
+      }),
+    // The TLS handshake fails before any request (the plugin ran first).
+    expect: { ok: false, runs: 1 },
+  },
+  {
+    name: "tls-server-name-with-disable-compression",
+    what: "tls-server-name and disable-compression together",
+    kubeconfig: (c) =>
+      kubeconfigFor(c, { exec: execStanza(c, { output: tokenAnswer() }) }, {
+        "tls-server-name": "localhost",
+        "disable-compression": true,
+      }),
+    expect: { ok: true, runs: 1, user: "alice" },
+  },
+  {
+    name: "proxy-url-with-tls-server-name",
+    what: "proxy-url (HTTP CONNECT) and tls-server-name together",
+    kubeconfig: (c) =>
+      kubeconfigFor(c, { exec: execStanza(c, { output: tokenAnswer() }) }, {
+        "tls-server-name": "localhost",
+        "proxy-url": c.proxyUrl,
+      }),
+    expect: { ok: true, runs: 1, user: "alice" },
+  },
+  {
+    name: "proxy-url-with-insecure-skip-tls-verify",
+    what: "proxy-url (HTTP CONNECT) and insecure-skip-tls-verify together",
+    kubeconfig: (c) => {
+      const kc = kubeconfigFor(c, {
+        exec: execStanza(c, { output: tokenAnswer() }),
+      });
+      (kc.clusters as { cluster: Record<string, unknown> }[])[0].cluster = {
+        server: c.cluster.url,
+        "insecure-skip-tls-verify": true,
+        "proxy-url": c.proxyUrl,
+      };
+      return kc;
+    },
+    expect: { ok: true, runs: 1, user: "alice" },
   },
   {
     name: "http-404",
@@ -1037,6 +1068,7 @@ let kubeauthArgv: string[] = [];
 let cleanupCli: () => void = () => {};
 let cert: { certPem: string; keyPem: string };
 let otherKeyPem = "";
+let proxy: Awaited<ReturnType<typeof startConnectProxy>> | undefined;
 
 before(async () => {
   kubectl = findKubectl();
@@ -1053,7 +1085,13 @@ before(async () => {
   }
   [cluster, tmp] = await Promise.all([
     startCluster({
-      tokens: { [TOKEN]: "alice", [FRESH]: "bob" },
+      tokens: {
+        [TOKEN]: "alice",
+        [FRESH]: "bob",
+        // The server reads header bytes one character per byte.
+        [String.fromCharCode(...new TextEncoder().encode(UTF8_TOKEN))]: "carol",
+        [UTF8_TOKEN]: "latin1-or-utf16-bytes",
+      },
       basic: [{ username: "parity-basic", password: "parity-p4ss" }],
     }),
     makeTempDir("kubeauth-parity-"),
@@ -1064,10 +1102,12 @@ before(async () => {
   ]);
   cert = { certPem: a.certPem, keyPem: a.keyPem };
   otherKeyPem = b.keyPem;
+  proxy = await startConnectProxy();
 });
 
 after(async () => {
   cleanupCli();
+  await proxy?.close();
   await cluster?.close();
   await tmp?.remove();
 });
@@ -1077,7 +1117,14 @@ async function runCase(pc: ParityCase, index: number): Promise<void> {
   const dir = join(tmp.path, `${index}-${pc.name}`);
   const state = join(dir, "state");
   mkdirSync(state, { recursive: true });
-  const c: CaseContext = { cluster, dir, state, cert, otherKeyPem };
+  const c: CaseContext = {
+    cluster,
+    dir,
+    state,
+    cert,
+    otherKeyPem,
+    proxyUrl: proxy!.url,
+  };
   const config = pc.kubeconfig
     ? pc.kubeconfig(c)
     : kubeconfigFor(c, pc.user!(c));

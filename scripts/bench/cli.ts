@@ -11,7 +11,8 @@
  *
  * Variants: `bun src/cli.ts`, `deno run -A src/cli.ts`, the compiled Bun
  * executable (`--bin`, from scripts/build/bin.ts), Node on an esbuild bundle
- * of the CLI (`--node-cli`), and kubectl when it is on PATH.
+ * of the CLI (`--node-cli`), the npm package's `node dist/bin.js` when
+ * built, and kubectl when it is on PATH; each also as time / Bun's time.
  *
  * Prints one `BENCH_RESULT {json}` line.
  *
@@ -110,6 +111,11 @@ const nodeCli = flag("node-cli");
 if (nodeCli && existsSync(nodeCli)) {
   add("node (bundle)", NODE, (k) => [nodeCli, ...fetchArgs(k)]);
 }
+// The npm package's bin, when built (npm run build).
+const distBin = repoPath("dist", "bin.js");
+if (existsSync(distBin)) {
+  add("node dist/bin.js", NODE, (k) => [distBin, ...fetchArgs(k)]);
+}
 
 const cluster = await startCluster({});
 const tmp = await makeTempDir("kubeauth-bench-cli-");
@@ -136,6 +142,9 @@ try {
   const kubectlMs = median(
     variants.find((v) => v.name === "kubectl")?.times ?? [],
   );
+  const bunMs = median(
+    variants.find((v) => v.name === "bun src/cli.ts")?.times ?? [],
+  );
   const rows = variants.map((v) => {
     const ms = median(v.times);
     note(
@@ -152,6 +161,8 @@ try {
       ...(v.error ? { error: v.error } : {}),
       // > 1: faster than kubectl.
       vsKubectl: kubectlMs > 0 && ms > 0 ? round(kubectlMs / ms, 2) : null,
+      // Time relative to `bun src/cli.ts` in the same run (issue 11: Node ≤ 2.5×).
+      vsBun: bunMs > 0 && ms > 0 ? round(ms / bunMs, 2) : null,
     };
   });
   emitResult({

@@ -8,6 +8,7 @@
  * @module
  */
 import { spawn } from "node:child_process";
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import { writeKubeconfig } from "../../tests/support/cluster.ts";
 import type { TestCluster } from "../../tests/support/cluster.ts";
@@ -115,6 +116,51 @@ export async function rawClient(tls: RawTls): Promise<RawClient> {
         },
       ),
     close: () => dispatcher.close(),
+  };
+}
+
+/**
+ * A plain `node:https` keep-alive Agent with the same TLS material: each
+ * request reads the whole body into one Buffer (what a hand-written client
+ * does). Its answers carry just `ok` and `arrayBuffer()`, for
+ * {@linkcode sequential}.
+ */
+export async function httpsClient(tls: RawTls): Promise<{
+  fetch(url: string, init: { headers: Record<string, string> }): Promise<
+    Response
+  >;
+  close(): void;
+}> {
+  const https = await import("node:https");
+  const agent = new https.Agent({
+    keepAlive: true,
+    ca: tls.ca,
+    ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
+  });
+  return {
+    fetch: (url, init) =>
+      new Promise((resolve, reject) => {
+        const req = https.request(
+          url,
+          { agent, headers: init.headers },
+          (res) => {
+            const chunks: Uint8Array[] = [];
+            res.on("data", (c: Uint8Array) => chunks.push(c));
+            res.on("end", () => {
+              const body = Buffer.concat(chunks);
+              const status = res.statusCode ?? 0;
+              resolve({
+                ok: status >= 200 && status < 300,
+                arrayBuffer: () => Promise.resolve(body.buffer),
+              } as unknown as Response);
+            });
+            res.on("error", reject);
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      }),
+    close: () => agent.destroy(),
   };
 }
 

@@ -347,6 +347,25 @@ row(
   v("hot", (r) => ratio(r.ratio), (x) => x >= 0.95),
 );
 row(
+  "  Node: kubeauth / node:https Agent (req/s)",
+  "≥ 0.95×",
+  (rt) =>
+    rt !== "node" ? null : v(
+      "hot",
+      (r) => r.second === undefined ? { text: "–" } : ratio(r.second.ratio),
+      (x) => x >= 0.95,
+    )(rt),
+);
+row(
+  "  Deno: tls-server-name cluster / raw fetch",
+  "",
+  (rt) =>
+    rt !== "deno" ? null : v(
+      "hot",
+      (r) => r.second === undefined ? { text: "–" } : ratio(r.second.ratio),
+    )(rt),
+);
+row(
   "2 cold start ×500: plugin runs",
   "1",
   v("cold", (r) => num(r.pluginRunsMax), (x) => x === 1),
@@ -427,6 +446,13 @@ row("7 CLI: kubectl time / kubeauth time", "", (rt) => {
   if (c.error && !c.medianMs) return { error: c.error };
   return { text: c.vsKubectl === null ? "–" : `${fmt(c.vsKubectl, 2)}×` };
 });
+row("  CLI on Node: node dist/bin.js time / bun time", "≤ 2.5×", (rt) => {
+  if (rt !== "node") return null;
+  const c = S.cli?.variants?.find((x) => x.name === "node dist/bin.js") ??
+    cliRow("node");
+  if (c?.vsBun == null) return null;
+  return { ...ratio(c.vsBun), ok: c.vsBun <= 2.5 };
+});
 row("  compiled Bun executable", "", (rt) => {
   if (rt !== "bun") return null;
   const c = S.cli?.variants?.find((x) => x.name.startsWith("compiled"));
@@ -450,6 +476,17 @@ row(
   "1 req/s kubeauth / raw fetch",
   "",
   raw("hot", (r) => pair(r.kubeauthRps, r.rawRps)),
+);
+row(
+  "  req/s of the pair above (kubeauth / other)",
+  "",
+  raw(
+    "hot",
+    (r) =>
+      r.second === undefined
+        ? { text: "" }
+        : pair(r.second.leftRps, r.second.rightRps),
+  ),
 );
 row(
   "  raw primitive",

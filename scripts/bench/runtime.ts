@@ -12,7 +12,10 @@
  *   (static client certificate + token) vs the runtime's raw fetch with the
  *   same CA, certificate and token; after a warm-up, 3 rounds of `--n`
  *   (3000) requests per variant, interleaved in 10 alternating chunks;
- *   medians of the rounds.
+ *   medians of the rounds. A second pair, interleaved the same way: on
+ *   Node, kubeauth vs a plain `node:https` keep-alive Agent with the same
+ *   certificate; on Deno, kubeauth on a `tls-server-name` cluster (the
+ *   `node:https` pool) vs the raw fetch.
  * - `cold`: 500 concurrent requests on an empty credential cache (exec
  *   plugin): plugin runs, failures, time to the last response; baseline: one
  *   bare plugin spawn + the same 500 requests on a raw client.
@@ -46,6 +49,7 @@ import { RotationAudit } from "../demo/audit.ts";
 import {
   concurrent,
   emitResult,
+  httpsClient,
   median,
   note,
   rawClient,
@@ -107,9 +111,70 @@ async function hot(): Promise<Record<string, unknown>> {
       const headers = { authorization: "Bearer bench-token" };
       const viaKube = () => kube("/version");
       const viaRaw = () => raw.fetch(url, { headers });
+      // A second interleaved pair (issue 11). Node: kubeauth vs a plain
+      // node:https keep-alive Agent with the same certificate (target
+      // ≥ 0.95×). Deno: kubeauth on a cluster with tls-server-name (the
+      // node:https pool) vs the raw createHttpClient fetch.
+      const rt = runtimeName();
+      const https = rt === "node"
+        ? await httpsClient({
+          ca: cluster.caPem,
+          cert: pair.certPem,
+          key: pair.keyPem,
+        })
+        : undefined;
+      const sni = rt === "deno"
+        ? await createAuthedFetch({
+          kubeconfig: {
+            apiVersion: "v1",
+            kind: "Config",
+            "current-context": "sni",
+            clusters: [{
+              name: "sni",
+              cluster: {
+                server: cluster.url,
+                "certificate-authority-data": btoa(cluster.caPem),
+                "tls-server-name": "localhost",
+              },
+            }],
+            users: [{
+              name: "sni",
+              user: {
+                "client-certificate-data": btoa(pair.certPem),
+                "client-key-data": btoa(pair.keyPem),
+                token: "bench-token",
+              },
+            }],
+            contexts: [{
+              name: "sni",
+              context: { cluster: "sni", user: "sni" },
+            }],
+          },
+        })
+        : undefined;
+      const second = https
+        ? {
+          name: "node:https",
+          left: viaKube,
+          right: () => https.fetch(url, { headers }),
+        }
+        : sni
+        ? {
+          name: "tls-server-name",
+          left: () => sni("/version"),
+          right: viaRaw,
+        }
+        : undefined;
+      const leftRps: number[] = [];
+      const rightRps: number[] = [];
+      const secondRatios: number[] = [];
       try {
         await sequential(warm, viaRaw);
         await sequential(warm, viaKube);
+        if (second) {
+          await sequential(warm, second.left);
+          await sequential(warm, second.right);
+        }
         // Each round sends n requests per variant in alternating chunks
         // (ABAB…, starting side swapped every round), so both see the same
         // background load; the round's rate is n / the variant's total time.
@@ -133,11 +198,30 @@ async function hot(): Promise<Record<string, unknown>> {
           }
           kubeRps.push((size * chunks) / kubeSec);
           rawRps.push((size * chunks) / rawSec);
-          note(
-            `hot round ${r + 1}: kubeauth ${round(kubeRps[r])} req/s, raw ${
-              round(rawRps[r])
-            } req/s`,
-          );
+          if (second) {
+            // Its own pass, in the same alternating chunks.
+            let lSec = 0;
+            let rSec = 0;
+            for (let c = 0; c < chunks; c++) {
+              const leftFirst = (r + c) % 2 === 0;
+              for (const which of leftFirst ? [0, 1] : [1, 0]) {
+                const rps = await sequential(
+                  size,
+                  which === 0 ? second.left : second.right,
+                );
+                if (which === 0) lSec += size / rps;
+                else rSec += size / rps;
+              }
+            }
+            leftRps.push((size * chunks) / lSec);
+            rightRps.push((size * chunks) / rSec);
+            secondRatios.push(rSec / lSec);
+            note(
+              `hot round ${r + 1} (${second.name}): ${round(leftRps[r])} / ${
+                round(rightRps[r])
+              } req/s`,
+            );
+          }
         }
         const conns = await cluster.connections();
         const byCn = conns.filter((c) => c.cn === "bench-user").length;
@@ -152,10 +236,23 @@ async function hot(): Promise<Record<string, unknown>> {
           ratio: round(median(kubeRps.map((k, i) => k / rawRps[i])), 3),
           roundRatios: kubeRps.map((k, i) => round(k / rawRps[i], 3)),
           connections: byCn,
+          ...(second
+            ? {
+              second: {
+                name: second.name,
+                leftRps: round(median(leftRps)),
+                rightRps: round(median(rightRps)),
+                ratio: round(median(secondRatios), 3),
+                roundRatios: secondRatios.map((x) => round(x, 3)),
+              },
+            }
+            : {}),
         };
       } finally {
         await kube.close();
         await raw.close();
+        https?.close();
+        await sni?.close();
       }
     },
   );

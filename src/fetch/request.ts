@@ -9,6 +9,7 @@
 import type { Credentials } from "../credentials/credentials.ts";
 import { KubeauthError } from "../errors.ts";
 import { encodeBase64 } from "../tls/base64.ts";
+import { headerBytesOf } from "../credentials/token.ts";
 
 /** Caller headers as kubeauth keeps them: a plain record or a `Headers`. */
 export type HeaderBag = Record<string, string> | Headers;
@@ -262,7 +263,8 @@ export function redirected(
 }
 
 /**
- * The `Authorization` value for credentials: `Bearer <token>`, else
+ * The `Authorization` value for credentials: `Bearer <token>` (a token
+ * with characters beyond ASCII as its UTF-8 bytes, as kubectl sends it), else
  * `Basic <base64>`, else `""`.
  *
  * @example Usage
@@ -272,6 +274,8 @@ export function redirected(
  * const basic = makeCredentials({ basic: { username: "ü", password: "p" } });
  * if (authorizationOf(basic) !== "Basic w7w6cA==") throw new Error(authorizationOf(basic));
  * if (authorizationOf(makeCredentials({})) !== "") throw new Error("none");
+ * const utf8 = authorizationOf(makeCredentials({ token: "t\u00e9" }));
+ * if (utf8 !== "Bearer t\u00c3\u00a9") throw new Error("not UTF-8 bytes");
  * ```
  *
  * @param creds The credentials.
@@ -279,7 +283,9 @@ export function redirected(
  */
 export function authorizationOf(creds: Credentials): string {
   const token = creds.token;
-  if (token !== undefined && token !== "") return "Bearer " + token;
+  if (token !== undefined && token !== "") {
+    return "Bearer " + headerBytesOf(token);
+  }
   const basic = creds.basic;
   if (basic === undefined) return "";
   const pair = new TextEncoder().encode(basic.username + ":" + basic.password);

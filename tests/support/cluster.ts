@@ -188,6 +188,12 @@ export interface ClusterOptions {
   http2?: boolean;
   /** Allow TLS session resumption (tickets). Default false. */
   sessionResumption?: boolean;
+  /**
+   * The server certificate's DNS and IP names. Default: localhost,
+   * 127.0.0.1 and ::1. `{ dnsNames: ["kube.test"], ipAddresses: [] }` makes
+   * a certificate that only `tls-server-name: kube.test` verifies.
+   */
+  serverNames?: { dnsNames: string[]; ipAddresses: string[] };
 }
 
 function findRepoRoot(): string {
@@ -319,8 +325,8 @@ export async function startCluster(
   const server = await issueCertificate(ca, {
     commonName: "kubeauth-test-apiserver",
     usage: "server",
-    dnsNames: ["localhost"],
-    ipAddresses: ["127.0.0.1", "::1"],
+    dnsNames: opts.serverNames?.dnsNames ?? ["localhost"],
+    ipAddresses: opts.serverNames?.ipAddresses ?? ["127.0.0.1", "::1"],
   });
   const tmp = await makeTempDir("kubeauth-cluster-");
   writeFileSync(join(tmp.path, "ca.crt"), ca.certPem);

@@ -141,7 +141,7 @@ function authenticate(req, conn) {
   const h = req.headers.authorization ?? "";
   const m = /^(\S+)\s+(.*)$/.exec(h);
   if (m && m[1].toLowerCase() === "bearer") {
-    const user = tokens.get(m[2].trim());
+    const user = tokens.get(m[2].replace(/^[ \t]+|[ \t]+$/g, ""));
     if (user !== undefined) {
       return { user, groups: ["system:authenticated"], scheme: "bearer" };
     }
