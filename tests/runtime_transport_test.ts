@@ -11,6 +11,7 @@ import type {
   TransportOptions,
 } from "../src/runtime/mod.ts";
 import { issueCertificate } from "./support/pki.ts";
+import { createServer as createHttpServer } from "node:http";
 import { startConnectProxy } from "./support/connect_proxy.ts";
 import { startCluster } from "./support/harness.ts";
 import type { ClusterOptions, TestCluster } from "./support/harness.ts";
@@ -571,4 +572,32 @@ describe("server verification against a certificate naming only kube.test", () =
     // The CA is unknown without the setting.
     assert.match(await attempt({}), /^rejected/);
   });
+});
+
+test("a plain-HTTP cluster with a proxy goes through the proxy", {
+  timeout: 60_000,
+}, async () => {
+  const server = createHttpServer((req, res) => {
+    res.end(`seen ${req.method} ${req.url}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const proxy = await startConnectProxy();
+  const adapter = await getRuntimeAdapter();
+  const t = adapter.createTransport({ proxy: proxy.url });
+  try {
+    const res = await t.fetch(`http://127.0.0.1:${port}/version`, {});
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^seen GET .*\/version$/);
+    // Every runtime reached the server only through the proxy.
+    assert.ok(proxy.tunnels.length >= 1);
+    for (const tunnel of proxy.tunnels) {
+      assert.equal(tunnel, `127.0.0.1:${port}`);
+    }
+  } finally {
+    await t.destroy();
+    await proxy.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

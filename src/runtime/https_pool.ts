@@ -286,12 +286,14 @@ async function pump(
 }
 
 /**
- * A CONNECT tunnel through `proxy` to `host:port`, then TLS over it.
- * Reports the TLS socket (or the error) through `callback`.
+ * A CONNECT tunnel through `proxy` to `host:port`, then TLS over it when
+ * `secure` (plain HTTP clusters use the tunnel as it is). Reports the socket
+ * (or the error) through `report`.
  */
 function connectThroughProxy(
   proxy: URL,
   options: tls.ConnectionOptions & { host?: string; port?: number },
+  secure: boolean,
   report: (err: Error | null, socket?: Socket) => void,
 ): void {
   // Reported once: a later error belongs to the socket's own user.
@@ -326,9 +328,13 @@ function connectThroughProxy(
       );
       return;
     }
-    const secure = tls.connect({ ...options, socket });
-    secure.once("secureConnect", () => callback(null, secure));
-    secure.once("error", (err) => callback(err));
+    if (!secure) {
+      callback(null, socket);
+      return;
+    }
+    const wrapped = tls.connect({ ...options, socket });
+    wrapped.once("secureConnect", () => callback(null, wrapped));
+    wrapped.once("error", (err) => callback(err));
   });
   request.once("error", (err) => callback(err));
   request.end();
@@ -380,6 +386,8 @@ class HttpsPool implements NativePool {
   readonly #agent: https.Agent;
   /** The agent for `http:` URLs (a cluster without TLS), made on first use. */
   #plain: http.Agent | undefined;
+  /** The proxy every connection goes through, if any. */
+  readonly #proxy: URL | undefined;
   readonly #sockets = new Set<Socket>();
   readonly #userAgent: string;
   readonly #light: boolean;
@@ -406,6 +414,7 @@ class HttpsPool implements NativePool {
     const proxy = options.proxy === undefined
       ? undefined
       : new URL(options.proxy);
+    this.#proxy = proxy;
     const patchable = agent as unknown as { createConnection: Connect };
     const base = patchable.createConnection.bind(agent);
     const track = this.#track;
@@ -417,7 +426,7 @@ class HttpsPool implements NativePool {
         track(socket);
         return socket;
       }
-      connectThroughProxy(proxy, { ...opts }, (err, socket) => {
+      connectThroughProxy(proxy, { ...opts }, true, (err, socket) => {
         if (socket !== undefined) track(socket);
         callback?.(err, socket as Socket);
       });
@@ -436,10 +445,18 @@ class HttpsPool implements NativePool {
       const agent = new http.Agent({ keepAlive: true });
       const patchable = agent as unknown as { createConnection: Connect };
       const base = patchable.createConnection.bind(agent);
+      const proxy = this.#proxy;
       patchable.createConnection = (opts, callback) => {
-        const socket = base(opts, callback) as Socket;
-        this.#track(socket);
-        return socket;
+        if (proxy === undefined) {
+          const socket = base(opts, callback) as Socket;
+          this.#track(socket);
+          return socket;
+        }
+        connectThroughProxy(proxy, { ...opts }, false, (err, socket) => {
+          if (socket !== undefined) this.#track(socket);
+          callback?.(err, socket as Socket);
+        });
+        return undefined;
       };
       this.#plain = agent;
     }

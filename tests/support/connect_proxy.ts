@@ -1,6 +1,8 @@
 /**
- * A minimal HTTP CONNECT proxy on 127.0.0.1 for the tests: it records the
- * tunnels it opened (`host:port`) and closes them all in close().
+ * A minimal HTTP proxy on 127.0.0.1 for the tests: CONNECT tunnels, and
+ * plain-HTTP requests in absolute form (`GET http://host:port/path`), which
+ * it forwards as they are. It records the `host:port` of each tunnel or
+ * forwarded connection and closes them all in close().
  *
  * @module
  */
@@ -31,16 +33,23 @@ export async function startConnectProxy(): Promise<
       if (end < 0) return;
       client.off("data", onData);
       const m = /^CONNECT (\S+):(\d+) HTTP\/1\.[01]\r\n/.exec(text);
-      if (m === null) {
+      const plain = /^[A-Z]+ http:\/\/([^/\s]+):(\d+)\S* HTTP\/1\.[01]\r\n/
+        .exec(text);
+      const target = m ?? plain;
+      if (target === null) {
         client.end("HTTP/1.1 405 Method Not Allowed\r\n\r\n");
         return;
       }
-      tunnels.push(`${m[1]}:${m[2]}`);
-      const rest = head.subarray(end + 4);
+      tunnels.push(`${target[1]}:${target[2]}`);
+      // A tunnel starts after the CONNECT head; a plain request is forwarded whole.
+      const rest = m !== null ? head.subarray(end + 4) : head;
       const upstream = new (client.constructor as typeof Socket)();
       track(upstream);
-      upstream.connect(Number(m[2]), m[1].replace(/^\[|\]$/g, ""), () => {
-        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      const host = target[1].replace(/^\[|\]$/g, "");
+      upstream.connect(Number(target[2]), host, () => {
+        if (m !== null) {
+          client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        }
         if (rest.byteLength > 0) upstream.write(rest);
         client.pipe(upstream);
         upstream.pipe(client);
