@@ -8,6 +8,7 @@ import { KubeauthError } from "../errors.ts";
 import { resolveCommand } from "./command_path.ts";
 import type { FileKind } from "./command_path.ts";
 import { createTrackedTransport } from "./tracked_transport.ts";
+import { denoCacheFiles } from "./deno_files.ts";
 import { SpawnError } from "./types.ts";
 import type {
   ChildProcess,
@@ -113,6 +114,7 @@ export function createDenoAdapter(): RuntimeAdapter {
     },
     cwd: () => D.cwd(),
     createTransport: (options) => createDenoTransport(D, options),
+    ...denoCacheFiles(),
   };
 }
 

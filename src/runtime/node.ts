@@ -20,6 +20,7 @@ import type { Dispatcher } from "undici";
 import { KubeauthError } from "../errors.ts";
 import { resolveCommand } from "./command_path.ts";
 import { probeExecutable, spawnErrorFromCode } from "./node_common.ts";
+import { nodeCacheFiles } from "./node_files.ts";
 import { createTrackedTransport } from "./tracked_transport.ts";
 import type {
   ChildProcess,
@@ -57,6 +58,7 @@ export function createNodeAdapter(): RuntimeAdapter {
     homeDir: () => homedir() || undefined,
     cwd: () => process.cwd(),
     createTransport: createNodeTransport,
+    ...nodeCacheFiles(os),
   };
 }
 
