@@ -24,7 +24,11 @@ import { CredentialCache } from "../src/cache/credential_cache.ts";
 import { cacheKey } from "../src/cache/key.ts";
 import { readEntry, writeEntry } from "../src/cache/entry_file.ts";
 import { tryLock, UNREADABLE_LOCK_STALE_MS } from "../src/cache/lock_file.ts";
-import { defaultCacheDir } from "../src/cache/directory.ts";
+import {
+  type CacheHost,
+  cacheHost,
+  defaultCacheDir,
+} from "../src/cache/directory.ts";
 import { wrapKubeconfig } from "../src/cache/kubeconfig_wrap.ts";
 import type {
   ExecRunCacheEvent,
@@ -39,11 +43,13 @@ const HOUR = 3_600_000;
 const T0 = Date.parse("2030-01-01T00:00:00Z");
 
 let adapter: RuntimeAdapter;
+let host: CacheHost;
 let tmp: { path: string; remove(): Promise<void> };
 let n = 0;
 
 before(async () => {
   adapter = await getRuntimeAdapter();
+  host = cacheHost(adapter)!;
   tmp = await makeTempDir("kubeauth-cache-");
 });
 after(async () => {
@@ -72,9 +78,7 @@ function counting(clock: { t: number }, ttlMs: number | null = HOUR) {
   const loader: ExecRunLoader<string> = {
     run: () => {
       state.runs++;
-      const expiresAt = ttlMs === null
-        ? undefined
-        : new Date(clock.t + ttlMs);
+      const expiresAt = ttlMs === null ? undefined : new Date(clock.t + ttlMs);
       const body = JSON.stringify({
         token: `token-${state.runs}`,
         exp: expiresAt?.toISOString() ?? null,
@@ -103,7 +107,7 @@ function entryPath(dir: string): string {
     `${
       cacheKey({
         ...identity,
-        command: adapter.resolveCommandPath(identity.command, identity.env) ??
+        command: host.resolveCommandPath(identity.command, identity.env) ??
           identity.command,
       })
     }.json`,
@@ -422,7 +426,7 @@ describe("credential cache", { timeout: 60_000 }, () => {
     const writes = Array.from(
       { length: 24 },
       (_, i) =>
-        writeEntry(adapter, dir, key, {
+        writeEntry(host, dir, key, {
           stdout: big(i),
           obtainedAt: T0,
           expiresAt: T0 + HOUR,
@@ -432,7 +436,7 @@ describe("credential cache", { timeout: 60_000 }, () => {
     let done = false;
     const all = Promise.all(writes).then(() => (done = true));
     while (!done || reads === 0) {
-      const r = await readEntry(adapter, path, key);
+      const r = await readEntry(host, path, key);
       if (r.kind === "ignored") assert.fail(`torn entry: ${r.reason}`);
       if (r.kind === "entry") {
         const o = JSON.parse(new TextDecoder().decode(r.entry.stdout));
@@ -442,7 +446,7 @@ describe("credential cache", { timeout: 60_000 }, () => {
       if (reads > 10_000) break;
     }
     await all;
-    assert.equal((await readEntry(adapter, path, key)).kind, "entry");
+    assert.equal((await readEntry(host, path, key)).kind, "entry");
     assert.deepEqual(readdirSync(dir), [`${key}.json`]);
   });
 
@@ -452,12 +456,12 @@ describe("credential cache", { timeout: 60_000 }, () => {
     const child = spawnSync(process.execPath, ["--version"]);
     assert.equal(child.status, 0);
     const deadPid = child.pid!;
-    assert.equal(adapter.processAlive(deadPid), false);
+    assert.equal(host.processAlive(deadPid), false);
     const clock = { t: T0 };
     const { loader, state } = counting(clock);
     const key = cacheKey({
       ...identity,
-      command: adapter.resolveCommandPath(identity.command, identity.env) ??
+      command: host.resolveCommandPath(identity.command, identity.env) ??
         identity.command,
     });
     writeFileSync(
@@ -482,24 +486,24 @@ describe("credential cache", { timeout: 60_000 }, () => {
     const dir = freshDir();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const lock = join(dir, "k.lock");
-    const mine = await tryLock(adapter, lock, Date.now);
+    const mine = await tryLock(host, lock, Date.now);
     assert.equal(mine.kind, "acquired");
-    const other = await tryLock(adapter, lock, Date.now);
+    const other = await tryLock(host, lock, Date.now);
     assert.deepEqual(other, { kind: "held", pid: process.pid });
     if (mine.kind === "acquired") await mine.lock.release();
     assert.equal(existsSync(lock), false);
     // A creator that died between create and write leaves an empty file.
     writeFileSync(lock, "", { mode: 0o600 });
     const mtime = lstatSync(lock).mtimeMs;
-    const young = await tryLock(adapter, lock, () => mtime + 10);
+    const young = await tryLock(host, lock, () => mtime + 10);
     assert.equal(young.kind, "held");
     const old = await tryLock(
-      adapter,
+      host,
       lock,
       () => mtime + UNREADABLE_LOCK_STALE_MS + 1,
     );
     assert.equal(old.kind, "recovered");
-    const again = await tryLock(adapter, lock, Date.now);
+    const again = await tryLock(host, lock, Date.now);
     assert.equal(again.kind, "acquired");
     if (again.kind === "acquired") await again.lock.release();
   });
@@ -545,15 +549,14 @@ describe("credential cache", { timeout: 60_000 }, () => {
     assert.equal(y.value, "token-1");
     // An aborted wait rejects with the signal's reason.
     const lockHeld = await tryLock(
-      adapter,
+      host,
       join(
         dir,
         `${
           cacheKey({
             ...identity,
-            command:
-              adapter.resolveCommandPath(identity.command, identity.env) ??
-                identity.command,
+            command: host.resolveCommandPath(identity.command, identity.env) ??
+              identity.command,
           })
         }.lock`,
       ),

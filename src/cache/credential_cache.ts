@@ -14,7 +14,13 @@ import type {
   ExecRunResult,
 } from "../exec/run_cache.ts";
 import type { RuntimeAdapter } from "../runtime/types.ts";
-import { defaultCacheDir, joinPath, prepareCacheDir } from "./directory.ts";
+import {
+  type CacheHost,
+  cacheHost,
+  defaultCacheDir,
+  joinPath,
+  prepareCacheDir,
+} from "./directory.ts";
 import { type CacheEntry, readEntry, writeEntry } from "./entry_file.ts";
 import { cacheKey } from "./key.ts";
 import { tryLock } from "./lock_file.ts";
@@ -38,6 +44,14 @@ export interface CredentialCacheOptions {
 }
 
 type Emit = (event: ExecRunCacheEvent) => void;
+
+/** Where one key's files are. */
+interface Where {
+  host: CacheHost;
+  dir: string;
+  key: string;
+  entry: string;
+}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -151,28 +165,29 @@ export class CredentialCache implements ExecRunCache {
   ): Promise<ExecRunAnswer<T>> {
     const emit: Emit = options.onEvent ?? (() => {});
     const dir = this.dir;
-    const problem = dir === undefined
+    const host = cacheHost(this.#adapter);
+    const problem = host === null
+      ? `the ${this.#adapter.name} runtime adapter has no file primitives for the cache`
+      : dir === undefined
       ? "no cache directory: set KUBECACHEDIR or HOME"
-      : await prepareCacheDir(this.#adapter, dir).catch((err) =>
+      : await prepareCacheDir(host, dir).catch((err) =>
         `cannot create ${dir} (${describeError(err)})`
       );
-    if (problem !== null || dir === undefined) {
+    if (problem !== null || dir === undefined || host === null) {
       emit({ outcome: "refused", reason: problem ?? "no directory" });
       return { ...(await loader.run()), cached: false };
     }
-    const command = this.#adapter.resolveCommandPath(
-      identity.command,
-      identity.env,
-    ) ?? identity.command;
+    const command = host.resolveCommandPath(identity.command, identity.env) ??
+      identity.command;
     const key = cacheKey({ ...identity, command });
-    const at = { dir, key, entry: joinPath(dir, `${key}.json`) };
+    const at = { host, dir, key, entry: joinPath(dir, `${key}.json`) };
     const found = await this.#lookup(at, loader, options.rejected, emit);
     if (found) return found;
     return await this.#underLock(at, loader, options, emit);
   }
 
   async #underLock<T>(
-    at: { dir: string; key: string; entry: string },
+    at: Where,
     loader: ExecRunLoader<T>,
     options: { rejected?: Uint8Array; signal?: AbortSignal },
     emit: Emit,
@@ -182,7 +197,7 @@ export class CredentialCache implements ExecRunCache {
     let recoveries = 0;
     for (;;) {
       options.signal?.throwIfAborted();
-      const attempt = await tryLock(this.#adapter, lockPath, this.#now);
+      const attempt = await tryLock(at.host, lockPath, this.#now);
       if (attempt.kind === "acquired") {
         try {
           const found = await this.#lookup(at, loader, options.rejected, emit);
@@ -210,14 +225,14 @@ export class CredentialCache implements ExecRunCache {
   }
 
   async #lookup<T>(
-    at: { key: string; entry: string },
+    at: Where,
     loader: ExecRunLoader<T>,
     rejected: Uint8Array | undefined,
     emit: Emit,
   ): Promise<ExecRunAnswer<T> | null> {
     let read;
     try {
-      read = await readEntry(this.#adapter, at.entry, at.key);
+      read = await readEntry(at.host, at.entry, at.key);
     } catch (err) {
       emit({
         outcome: "ignored",
@@ -232,7 +247,7 @@ export class CredentialCache implements ExecRunCache {
     }
     const entry = read.entry;
     if (rejected && sameBytes(entry.stdout, rejected)) {
-      await this.#adapter.removeFile(at.entry).catch(() => false);
+      await at.host.removeFile(at.entry).catch(() => false);
       emit({
         outcome: "ignored",
         reason: "the server refused these credentials (401): entry dropped",
@@ -244,7 +259,7 @@ export class CredentialCache implements ExecRunCache {
     try {
       decoded = await loader.decode(entry.stdout);
     } catch {
-      await this.#adapter.removeFile(at.entry).catch(() => false);
+      await at.host.removeFile(at.entry).catch(() => false);
       emit({
         outcome: "ignored",
         reason: "the entry is not a valid ExecCredential for this plugin",
@@ -255,7 +270,7 @@ export class CredentialCache implements ExecRunCache {
   }
 
   async #store<T>(
-    at: { dir: string; key: string },
+    at: Where,
     result: ExecRunResult<T>,
     emit: Emit,
   ): Promise<void> {
@@ -280,7 +295,7 @@ export class CredentialCache implements ExecRunCache {
       return;
     }
     try {
-      const ok = await writeEntry(this.#adapter, at.dir, at.key, entry);
+      const ok = await writeEntry(at.host, at.dir, at.key, entry);
       emit(
         ok ? { outcome: "stored" } : {
           outcome: "not-stored",

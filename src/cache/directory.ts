@@ -4,7 +4,31 @@
  *
  * @module
  */
-import type { RuntimeAdapter } from "../runtime/types.ts";
+import type { CacheFileSystem, RuntimeAdapter } from "../runtime/types.ts";
+
+/** What the cache needs from the runtime: its file primitives and `readFile`. */
+export type CacheHost = CacheFileSystem & Pick<RuntimeAdapter, "readFile">;
+
+/**
+ * The cache's view of an adapter, `null` when the adapter has no
+ * {@linkcode RuntimeAdapter.cacheFiles}.
+ *
+ * @example Usage
+ * ```ts
+ * import { cacheHost } from "./directory.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const host = cacheHost(await getRuntimeAdapter());
+ * console.assert(host !== null && host.processAlive(host.processId()));
+ * ```
+ *
+ * @param adapter The runtime adapter.
+ * @returns The host, or null.
+ */
+export function cacheHost(adapter: RuntimeAdapter): CacheHost | null {
+  const files = adapter.cacheFiles;
+  if (!files) return null;
+  return { ...files, readFile: (path) => adapter.readFile(path) };
+}
 
 /**
  * The default cache directory: `$KUBECACHEDIR/kubeauth`, else
@@ -56,31 +80,31 @@ export function joinPath(...parts: string[]): string {
  *
  * @example A directory in a fresh temporary place is accepted
  * ```ts ignore
- * const problem = await prepareCacheDir(adapter, "/tmp/x/kubeauth");
+ * const problem = await prepareCacheDir(host, "/tmp/x/kubeauth");
  * console.assert(problem === null);
  * ```
  *
- * @param adapter File primitives.
+ * @param host File primitives.
  * @param dir The directory.
  * @returns `null` when usable, else why not (no secret).
  */
 export async function prepareCacheDir(
-  adapter: RuntimeAdapter,
+  host: CacheHost,
   dir: string,
 ): Promise<string | null> {
-  let info = await adapter.fileInfo(dir);
+  let info = await host.fileInfo(dir);
   if (info === null) {
-    await adapter.makeDirectory(dir, 0o700);
-    info = await adapter.fileInfo(dir);
+    await host.makeDirectory(dir, 0o700);
+    info = await host.fileInfo(dir);
     if (info?.kind === "directory" && info.mode !== null) {
-      await adapter.chmod(dir, 0o700);
+      await host.chmod(dir, 0o700);
       info = { ...info, mode: 0o700 };
     }
   }
   if (info === null) return `${dir} could not be created`;
   if (info.kind === "symlink") return `${dir} is a symlink`;
   if (info.kind !== "directory") return `${dir} is not a directory`;
-  const me = adapter.userId();
+  const me = host.userId();
   if (me !== undefined && info.uid !== null && info.uid !== me) {
     return `${dir} is owned by user ${info.uid}, not by this user (${me})`;
   }
@@ -88,7 +112,7 @@ export async function prepareCacheDir(
     return `${dir} is writable by others (mode ${octal(info.mode)})`;
   }
   if (info.mode !== null && (info.mode & 0o077) !== 0) {
-    await adapter.chmod(dir, 0o700);
+    await host.chmod(dir, 0o700);
   }
   return null;
 }

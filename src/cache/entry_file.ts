@@ -6,8 +6,7 @@
  *
  * @module
  */
-import type { RuntimeAdapter } from "../runtime/types.ts";
-import { octal } from "./directory.ts";
+import { type CacheHost, octal } from "./directory.ts";
 
 /** The format marker of an entry. */
 export const ENTRY_FORMAT = "kubeauth.dev/credential-cache/v1";
@@ -38,31 +37,31 @@ export type EntryRead =
  *
  * @example A missing entry
  * ```ts ignore
- * const found = await readEntry(adapter, "/tmp/nope.json", "ab12");
+ * const found = await readEntry(host, "/tmp/nope.json", "ab12");
  * console.assert(found.kind === "missing");
  * ```
  *
- * @param adapter File primitives.
+ * @param host File primitives.
  * @param path The entry file.
  * @param key The key it must belong to.
  * @returns What was found.
  */
 export async function readEntry(
-  adapter: RuntimeAdapter,
+  host: CacheHost,
   path: string,
   key: string,
 ): Promise<EntryRead> {
-  const info = await adapter.fileInfo(path);
+  const info = await host.fileInfo(path);
   if (info === null) return { kind: "missing" };
   const refuse = async (reason: string): Promise<EntryRead> => {
     if (info.kind !== "directory") {
-      await adapter.removeFile(path).catch(() => false);
+      await host.removeFile(path).catch(() => false);
     }
     return { kind: "ignored", reason };
   };
   if (info.kind === "symlink") return await refuse("the entry is a symlink");
   if (info.kind !== "file") return await refuse("the entry is not a file");
-  const me = adapter.userId();
+  const me = host.userId();
   if (me !== undefined && info.uid !== null && info.uid !== me) {
     return await refuse(`the entry is owned by user ${info.uid}`);
   }
@@ -76,7 +75,7 @@ export async function readEntry(
   }
   let bytes: Uint8Array;
   try {
-    bytes = await adapter.readFile(path);
+    bytes = await host.readFile(path);
   } catch (err) {
     if ((err as { code?: string; name?: string })?.name === "NotFound") {
       return { kind: "missing" };
@@ -129,17 +128,17 @@ function parseEntry(bytes: Uint8Array, key: string): CacheEntry | string {
  *
  * @example Usage
  * ```ts ignore
- * await writeEntry(adapter, dir, key, { stdout, obtainedAt, expiresAt });
+ * await writeEntry(host, dir, key, { stdout, obtainedAt, expiresAt });
  * ```
  *
- * @param adapter File primitives.
+ * @param host File primitives.
  * @param dir The cache directory.
  * @param key The key (names the file).
  * @param entry What to store.
  * @returns `false` when the output is not UTF-8 text (nothing stored).
  */
 export async function writeEntry(
-  adapter: RuntimeAdapter,
+  host: CacheHost,
   dir: string,
   key: string,
   entry: CacheEntry,
@@ -157,9 +156,9 @@ export async function writeEntry(
     expiresAt: new Date(entry.expiresAt).toISOString(),
     stdout,
   });
-  const tmp = `${dir}/.${key}.${adapter.processId()}.${randomSuffix()}.tmp`;
+  const tmp = `${dir}/.${key}.${host.processId()}.${randomSuffix()}.tmp`;
   if (
-    !await adapter.createFileExclusive(
+    !await host.createFileExclusive(
       tmp,
       new TextEncoder().encode(text),
       0o600,
@@ -168,9 +167,9 @@ export async function writeEntry(
     return false;
   }
   try {
-    await adapter.rename(tmp, `${dir}/${key}.json`);
+    await host.rename(tmp, `${dir}/${key}.json`);
   } catch (err) {
-    await adapter.removeFile(tmp).catch(() => false);
+    await host.removeFile(tmp).catch(() => false);
     throw err;
   }
   return true;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { RuntimeAdapter } from "../runtime/types.ts";
+import type { CacheHost } from "./directory.ts";
 import { randomSuffix } from "./entry_file.ts";
 
 /** How old a lock file without a readable holder must be to count as stale. */
@@ -32,14 +32,14 @@ interface Holder {
 }
 
 async function readHolder(
-  adapter: RuntimeAdapter,
+  host: CacheHost,
   path: string,
 ): Promise<Holder | null | "unreadable"> {
   let text: string;
   try {
-    text = new TextDecoder().decode(await adapter.readFile(path));
+    text = new TextDecoder().decode(await host.readFile(path));
   } catch {
-    return (await adapter.fileInfo(path)) === null ? null : "unreadable";
+    return (await host.fileInfo(path)) === null ? null : "unreadable";
   }
   try {
     const h = JSON.parse(text) as Partial<Holder>;
@@ -58,47 +58,47 @@ async function readHolder(
  *
  * @example Usage
  * ```ts ignore
- * const a = await tryLock(adapter, `${dir}/${key}.lock`, Date.now);
+ * const a = await tryLock(host, `${dir}/${key}.lock`, Date.now);
  * if (a.kind === "acquired") await a.lock.release();
  * ```
  *
- * @param adapter File and process primitives.
+ * @param host File and process primitives.
  * @param path The lock file.
  * @param now The clock (ms since the epoch).
  * @returns The outcome.
  */
 export async function tryLock(
-  adapter: RuntimeAdapter,
+  host: CacheHost,
   path: string,
   now: () => number,
 ): Promise<LockAttempt> {
-  const me: Holder = { pid: adapter.processId(), nonce: randomSuffix() };
+  const me: Holder = { pid: host.processId(), nonce: randomSuffix() };
   const text = new TextEncoder().encode(JSON.stringify(me));
-  if (await adapter.createFileExclusive(path, text, 0o600)) {
-    return { kind: "acquired", lock: new OwnLock(adapter, path, me.nonce) };
+  if (await host.createFileExclusive(path, text, 0o600)) {
+    return { kind: "acquired", lock: new OwnLock(host, path, me.nonce) };
   }
-  const holder = await readHolder(adapter, path);
+  const holder = await readHolder(host, path);
   if (holder === null) return { kind: "recovered", reason: "lock released" };
   if (holder === "unreadable") {
-    const info = await adapter.fileInfo(path);
+    const info = await host.fileInfo(path);
     if (info === null) return { kind: "recovered", reason: "lock released" };
     if (info.kind !== "file") {
-      await adapter.removeFile(path).catch(() => false);
+      await host.removeFile(path).catch(() => false);
       return { kind: "recovered", reason: "the lock was not a regular file" };
     }
     if (now() - info.mtimeMs < UNREADABLE_LOCK_STALE_MS) {
       return { kind: "held", pid: 0 };
     }
-    await adapter.removeFile(path).catch(() => false);
+    await host.removeFile(path).catch(() => false);
     return {
       kind: "recovered",
       reason: "removed a lock file without a readable holder",
     };
   }
-  if (adapter.processAlive(holder.pid)) {
+  if (host.processAlive(holder.pid)) {
     return { kind: "held", pid: holder.pid };
   }
-  await adapter.removeFile(path).catch(() => false);
+  await host.removeFile(path).catch(() => false);
   return {
     kind: "recovered",
     reason: `removed a stale lock: its holder (pid ${holder.pid}) is gone`,
@@ -106,13 +106,13 @@ export async function tryLock(
 }
 
 class OwnLock implements HeldLock {
-  readonly #adapter: RuntimeAdapter;
+  readonly #host: CacheHost;
   readonly #path: string;
   readonly #nonce: string;
   #released = false;
 
-  constructor(adapter: RuntimeAdapter, path: string, nonce: string) {
-    this.#adapter = adapter;
+  constructor(host: CacheHost, path: string, nonce: string) {
+    this.#host = host;
     this.#path = path;
     this.#nonce = nonce;
   }
@@ -120,11 +120,11 @@ class OwnLock implements HeldLock {
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
-    const holder = await readHolder(this.#adapter, this.#path);
+    const holder = await readHolder(this.#host, this.#path);
     if (
       holder !== null && holder !== "unreadable" && holder.nonce === this.#nonce
     ) {
-      await this.#adapter.removeFile(this.#path).catch(() => false);
+      await this.#host.removeFile(this.#path).catch(() => false);
     }
   }
 }

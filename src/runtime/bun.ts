@@ -94,7 +94,7 @@ export function createBunAdapter(): RuntimeAdapter {
     homeDir: () => homedir() || undefined,
     cwd: () => process.cwd(),
     createTransport: (options) => createBunTransport(B, options),
-    ...nodeCacheFiles(os),
+    cacheFiles: nodeCacheFiles(os),
   };
 }
 

@@ -114,7 +114,7 @@ export function createDenoAdapter(): RuntimeAdapter {
     },
     cwd: () => D.cwd(),
     createTransport: (options) => createDenoTransport(D, options),
-    ...denoCacheFiles(),
+    cacheFiles: denoCacheFiles(),
   };
 }
 

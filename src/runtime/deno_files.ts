@@ -9,8 +9,7 @@
  */
 import { resolveCommand } from "./command_path.ts";
 import type { FileKind } from "./command_path.ts";
-import type { FileInfo } from "./types.ts";
-import type { CacheFilePrimitives } from "./node_files.ts";
+import type { CacheFileSystem, FileInfo } from "./types.ts";
 
 interface DenoFileInfo {
   isFile: boolean;
@@ -73,7 +72,7 @@ function probe(D: DenoFilesLike, path: string): FileKind {
  *
  * @returns The primitives.
  */
-export function denoCacheFiles(): CacheFilePrimitives {
+export function denoCacheFiles(): CacheFileSystem {
   const D = denoFiles();
   const windows = D.build.os === "windows";
   const notFound = (err: unknown) => err instanceof D.errors.NotFound;

@@ -58,7 +58,7 @@ export function createNodeAdapter(): RuntimeAdapter {
     homeDir: () => homedir() || undefined,
     cwd: () => process.cwd(),
     createTransport: createNodeTransport,
-    ...nodeCacheFiles(os),
+    cacheFiles: nodeCacheFiles(os),
   };
 }
 

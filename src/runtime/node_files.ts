@@ -9,22 +9,7 @@ import { chmod, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
 import process from "node:process";
 import { resolveCommand } from "./command_path.ts";
 import { probeExecutable } from "./node_common.ts";
-import type { FileInfo, RuntimeAdapter } from "./types.ts";
-
-/** The members of {@linkcode RuntimeAdapter} this file provides. */
-export type CacheFilePrimitives = Pick<
-  RuntimeAdapter,
-  | "userId"
-  | "processId"
-  | "processAlive"
-  | "fileInfo"
-  | "makeDirectory"
-  | "createFileExclusive"
-  | "rename"
-  | "chmod"
-  | "removeFile"
-  | "resolveCommandPath"
->;
+import type { CacheFileSystem, FileInfo } from "./types.ts";
 
 function codeOf(err: unknown): string | undefined {
   return (err as { code?: string } | null)?.code;
@@ -43,7 +28,7 @@ function codeOf(err: unknown): string | undefined {
  * @param os The adapter's OS name (`windows`, `linux`…).
  * @returns The primitives.
  */
-export function nodeCacheFiles(os: string): CacheFilePrimitives {
+export function nodeCacheFiles(os: string): CacheFileSystem {
   return {
     userId:
       () => (typeof process.geteuid === "function"

@@ -175,7 +175,33 @@ export interface RuntimeAdapter {
   cwd(): string;
   /** Creates a transport bound to one TLS identity. Throws `UNSUPPORTED` for options the runtime cannot do. */
   createTransport(options: TransportOptions): Transport;
-  // --- Files and processes for the opt-in credential cache (src/cache/).
+  /**
+   * Files and processes for the opt-in credential cache (src/cache/);
+   * absent in adapters that cannot provide them (the cache then runs
+   * plugins uncached and says why in an event).
+   */
+  cacheFiles?: CacheFileSystem;
+}
+
+/** What {@linkcode RuntimeAdapter.fileInfo} reports about a path itself. */
+export interface FileInfo {
+  /** What is at the path (`symlink` is never followed). */
+  kind: "file" | "directory" | "symlink" | "other";
+  /** Permission bits (`mode & 0o7777`); `null` where the OS has none. */
+  mode: number | null;
+  /** The owner's user id; `null` where the OS has none. */
+  uid: number | null;
+  /** Size in bytes. */
+  size: number;
+  /** Last modification, ms since the epoch. */
+  mtimeMs: number;
+}
+
+/**
+ * The file and process primitives of the credential cache
+ * ({@linkcode RuntimeAdapter.cacheFiles}).
+ */
+export interface CacheFileSystem {
   /** The effective user id; `undefined` where the OS has none (Windows). */
   userId(): number | undefined;
   /** This process's id. */
@@ -209,25 +235,11 @@ export interface RuntimeAdapter {
   /** Removes a file or a symlink itself (never its target); `false` when nothing was there. */
   removeFile(path: string): Promise<boolean>;
   /**
-   * The path {@linkcode RuntimeAdapter.spawn} would execute for `command`
+   * The path `spawn` would execute for `command`
    * with this environment, or `undefined` when it would not find one.
    */
   resolveCommandPath(
     command: string,
     env: Readonly<Record<string, string>>,
   ): string | undefined;
-}
-
-/** What {@linkcode RuntimeAdapter.fileInfo} reports about a path itself. */
-export interface FileInfo {
-  /** What is at the path (`symlink` is never followed). */
-  kind: "file" | "directory" | "symlink" | "other";
-  /** Permission bits (`mode & 0o7777`); `null` where the OS has none. */
-  mode: number | null;
-  /** The owner's user id; `null` where the OS has none. */
-  uid: number | null;
-  /** Size in bytes. */
-  size: number;
-  /** Last modification, ms since the epoch. */
-  mtimeMs: number;
 }
