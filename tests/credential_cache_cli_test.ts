@@ -312,6 +312,40 @@ describe("credential cache across processes", { timeout: 180_000 }, () => {
     assert.ok(users.has("demo-user-1"));
   });
 
+  test("the Bun single executable: `cached` shares its entry with the CLI run from source", async () => {
+    const t = fresh();
+    const exe = join(t.dir, "kubeauth");
+    const built = await run(
+      BUN,
+      [repoPath("scripts", "build", "bin.ts"), "--outfile", exe],
+      {},
+    );
+    assert.equal(built.code, 0, built.stderr);
+    const plugin = demoPluginExec({
+      stateDir: t.state,
+      caDir: cluster.dir,
+      mode: "token",
+    });
+    const args = [
+      "cached",
+      "--cache-dir",
+      t.cache,
+      "--",
+      plugin.command,
+      ...plugin.args,
+    ];
+    const env = { KUBERNETES_EXEC_INFO: EXEC_INFO };
+    const a = await run(exe, args, env);
+    assert.equal(a.code, 0, a.stderr);
+    const b = await kubeauth(args, env);
+    assert.equal(b.code, 0, b.stderr);
+    const c = await run(exe, args, env);
+    assert.equal(c.stdout, a.stdout);
+    assert.equal(b.stdout, a.stdout);
+    assert.equal(await pluginRuns(t.state), 1);
+    rmSync(exe);
+  });
+
   test("library: a second client answers from the cache; a 401 drops the entry", async () => {
     const t = fresh();
     const base = demoPluginExec({
@@ -380,6 +414,5 @@ describe("credential cache across processes", { timeout: 180_000 }, () => {
     const files = readdirSync(dir);
     assert.equal(files.length, 1);
     assert.match(readFileSync(join(dir, files[0]), "utf8"), /lib-token-2/);
-    void BUN;
   });
 });
