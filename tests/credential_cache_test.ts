@@ -508,6 +508,34 @@ describe("credential cache", { timeout: 60_000 }, () => {
     if (again.kind === "acquired") await again.lock.release();
   });
 
+  test("a lock that cannot be removed (a directory): the plugin runs uncached, an event says why", async () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const key = cacheKey({
+      ...identity,
+      command: host.resolveCommandPath(identity.command, identity.env) ??
+        identity.command,
+    });
+    mkdirSync(join(dir, `${key}.lock`));
+    writeFileSync(join(dir, `${key}.lock`, "x"), "");
+    const clock = { t: T0 };
+    const { loader, state } = counting(clock);
+    const ev = events();
+    const cache = new CredentialCache({
+      adapter,
+      dir,
+      now: () => clock.t,
+      pollMinMs: 1,
+      pollMaxMs: 1,
+    });
+    const got = await cache.obtain(identity, loader, ev);
+    assert.equal(got.value, "token-1");
+    assert.equal(state.runs, 1);
+    const last = ev.list.at(-1)!;
+    assert.equal(last.outcome, "refused");
+    assert.match(last.reason!, /cannot take the lock/);
+  });
+
   test("waiting for another holder: the holder's entry is used, no second run", async () => {
     const dir = freshDir();
     const clock = { t: T0 };

@@ -45,6 +45,9 @@ export interface CredentialCacheOptions {
 
 type Emit = (event: ExecRunCacheEvent) => void;
 
+/** Stale locks removed in a row before the cache gives up on the lock. */
+const MAX_RECOVERIES = 50;
+
 /** Where one key's files are. */
 interface Where {
   host: CacheHost;
@@ -213,8 +216,16 @@ export class CredentialCache implements ExecRunCache {
         if (attempt.reason !== "lock released") {
           emit({ outcome: "lock-recovered", reason: attempt.reason });
         }
-        // Another process may win each retry: back off after a few.
-        if (++recoveries > 3) await wait(delay, options.signal);
+        // Another process may win each retry: back off after a few, and
+        // give up on a lock that cannot be removed (run uncached).
+        if (++recoveries > MAX_RECOVERIES) {
+          emit({
+            outcome: "refused",
+            reason: `cannot take the lock (${attempt.reason})`,
+          });
+          return { ...(await loader.run()), cached: false };
+        }
+        if (recoveries > 3) await wait(delay, options.signal);
         continue;
       }
       await wait(delay, options.signal);
