@@ -36,6 +36,7 @@ import type {
   ExecRunLoader,
 } from "../src/exec/run_cache.ts";
 import { getRuntimeAdapter } from "../src/runtime/mod.ts";
+import { ExecAuthenticator } from "../src/exec/authenticator.ts";
 import type { RuntimeAdapter } from "../src/runtime/types.ts";
 import { makeTempDir } from "./support/harness.ts";
 
@@ -596,6 +597,53 @@ describe("credential cache", { timeout: 60_000 }, () => {
     ac.abort(new Error("stop"));
     await assert.rejects(waiting, /stop/);
     if (lockHeld.kind === "acquired") await lockHeld.lock.release();
+  });
+
+  test("exec authenticator: an interactive run is stored; a new authenticator (non-interactive) uses it", async () => {
+    const state = join(tmp.path, `s${++n}`);
+    mkdirSync(state);
+    const dir = freshDir();
+    const exec = {
+      apiVersion: "client.authentication.k8s.io/v1",
+      command: join(
+        process.cwd(),
+        "testdata",
+        "plugins",
+        "cache_slow_plugin.sh",
+      ),
+      args: [],
+      env: [{ name: "CACHE_TEST_STATE", value: state }],
+      interactiveMode: "IfAvailable",
+    };
+    const terminal: RuntimeAdapter = {
+      ...adapter,
+      stdinIsTerminal: () => true,
+    };
+    const first = new ExecAuthenticator(exec, undefined, {
+      adapter: terminal,
+      cache: new CredentialCache({ adapter: terminal, dir }),
+    });
+    const a = await first.get();
+    await first.close();
+    assert.equal(
+      JSON.parse(readFileSync(join(state, "exec-info"), "utf8")).spec
+        .interactive,
+      true,
+    );
+    const seen: string[] = [];
+    const second = new ExecAuthenticator(exec, undefined, {
+      adapter,
+      cache: new CredentialCache({ adapter, dir }),
+      onEvent: (e) =>
+        seen.push(e.type === "credential-cache" ? e.outcome : e.type),
+    });
+    const b = await second.get();
+    await second.close();
+    assert.equal(b.token, a.token);
+    assert.match(a.token!, /^slow-token-/);
+    assert.equal(readFileSync(join(state, "runs"), "utf8"), "run\n");
+    assert.ok(seen.includes("hit"), seen.join(","));
+    assert.ok(!seen.includes("plugin-run"), seen.join(","));
   });
 
   test("kubeconfig wrap: exec users go through kubeauth cached, relative commands made absolute", () => {
