@@ -88,10 +88,13 @@ function describeError(err: unknown): string {
  *
  * @example Two answers, one plugin run
  * ```ts
+ * import { mkdtemp, rm } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
  * import { CredentialCache } from "./credential_cache.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * const adapter = await getRuntimeAdapter();
- * const dir = `${await Deno.makeTempDir()}/kubeauth`;
+ * const base = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const dir = `${base}/kubeauth`;
  * const cache = new CredentialCache({ adapter, dir });
  * let runs = 0;
  * const loader = {
@@ -106,7 +109,7 @@ function describeError(err: unknown): string {
  * await cache.obtain(identity, loader);
  * const second = await cache.obtain(identity, loader);
  * console.assert(runs === 1 && second.cached);
- * await Deno.remove(dir, { recursive: true });
+ * await rm(base, { recursive: true });
  * ```
  */
 export class CredentialCache implements ExecRunCache {
