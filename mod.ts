@@ -60,6 +60,14 @@ export { parseClientCertificate } from "./src/credentials/client_certificate.ts"
 export { getExecAuthenticator } from "./src/exec/authenticator.ts";
 export type { ExecAuthenticatorOptions } from "./src/exec/authenticator.ts";
 export type { ExecEvent, ExecEventListener } from "./src/exec/events.ts";
+export type {
+  ExecRunAnswer,
+  ExecRunCache,
+  ExecRunCacheEvent,
+  ExecRunIdentity,
+  ExecRunLoader,
+  ExecRunResult,
+} from "./src/exec/run_cache.ts";
 
 // TLS material.
 export { parseCertificatePem } from "./src/tls/x509.ts";

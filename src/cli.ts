@@ -29,7 +29,10 @@
 import { createAuthedFetch } from "./fetch/authed_fetch.ts";
 import type { AuthedFetch } from "./fetch/authed_fetch.ts";
 import { createCredentialSource } from "./fetch/credential_source.ts";
-import { KubeauthError } from "./errors.ts";
+import { ExecPluginError, KubeauthError } from "./errors.ts";
+import { runCachedPlugin } from "./cache/cached_plugin.ts";
+import { wrapKubeconfig } from "./cache/kubeconfig_wrap.ts";
+import { pathFlavor, resolvePath, splitPathList } from "./kubeconfig/paths.ts";
 import { resolveDefaultContext } from "./kubeconfig/mod.ts";
 import { getProcessIo } from "./runtime/process_io.ts";
 import type { ProcessIo } from "./runtime/process_io.ts";
@@ -59,7 +62,13 @@ Usage:
                  [-i] [--timeout SECONDS]
   kubeauth credential [--kubeconfig FILE] [--context NAME] [--show-secrets]
   kubeauth whoami [--kubeconfig FILE] [--context NAME]
+  kubeauth cached [--cache-dir DIR] -- <plugin command> [args...]
+  kubeauth kubeconfig wrap [--kubeconfig FILE] [--cache-dir DIR]
   kubeauth --help | --version
+
+fetch, credential and whoami take --cache: keep exec plugin credentials in
+the credential cache shared by processes ($KUBECACHEDIR/kubeauth, else
+~/.kube/cache/kubeauth).
 
 Run "kubeauth <command> --help" for a command's options.`;
 
@@ -79,6 +88,7 @@ Options:
                       (Content-Type defaults to application/json)
   -i, --include       print the status line and headers before the body
   --timeout SECONDS   give up after this many seconds (whole request)
+  --cache             use the credential cache shared by processes
 
 Exit status: 0 for a 2xx answer, 1 otherwise ("error: " line on stderr).`,
   credential: `Usage: kubeauth credential [options]
@@ -90,7 +100,8 @@ and NotAfter, and the expiry. Runs the exec plugin if the user has one.
 Options:
   --kubeconfig FILE   kubeconfig to use
   --context NAME      context to use
-  --show-secrets      print the token and basic-auth password in clear`,
+  --show-secrets      print the token and basic-auth password in clear
+  --cache             use the credential cache shared by processes`,
   whoami: `Usage: kubeauth whoami [options]
 
 Posts a SelfSubjectReview (authentication.k8s.io/v1) and prints the user name
@@ -98,7 +109,41 @@ and groups the cluster sees.
 
 Options:
   --kubeconfig FILE   kubeconfig to use
-  --context NAME      context to use`,
+  --context NAME      context to use
+  --cache             use the credential cache shared by processes`,
+  cached:
+    `Usage: kubeauth cached [--cache-dir DIR] -- <plugin command> [args...]
+
+An exec credential plugin that wraps another one: prints the wrapped
+plugin's ExecCredential, running it at most once per validity window across
+all processes (the answer is kept in the credential cache until shortly
+before it expires). In a kubeconfig:
+
+  exec:
+    apiVersion: client.authentication.k8s.io/v1
+    command: kubeauth
+    args: [cached, --, aws, eks, get-token, --cluster-name, prod]
+
+The wrapped plugin gets the same environment (KUBERNETES_EXEC_INFO included),
+stdin when the request is interactive, and its stderr is passed through; on
+failure kubeauth exits with its exit code.
+
+Options:
+  --cache-dir DIR     cache directory (default $KUBECACHEDIR/kubeauth, else
+                      ~/.kube/cache/kubeauth)`,
+  kubeconfig:
+    `Usage: kubeauth kubeconfig wrap [--kubeconfig FILE] [--cache-dir DIR]
+
+Prints a copy of the kubeconfig whose exec users run their plugin through
+"kubeauth cached" (the file itself is not changed):
+
+  kubeauth kubeconfig wrap > ~/.kube/config-cached
+  export KUBECONFIG=~/.kube/config-cached
+
+Options:
+  --kubeconfig FILE   kubeconfig to read (default: the first of $KUBECONFIG,
+                      else ~/.kube/config)
+  --cache-dir DIR     pass --cache-dir DIR to kubeauth cached`,
 };
 
 class UsageError extends Error {
@@ -121,6 +166,8 @@ interface Parsed {
   timeout?: number;
   showSecrets: boolean;
   help: boolean;
+  cache?: boolean;
+  cacheDir?: string;
 }
 
 const VALUE_FLAGS: Record<string, keyof Parsed> = {
@@ -133,6 +180,7 @@ const VALUE_FLAGS: Record<string, keyof Parsed> = {
   "-d": "data",
   "--data": "data",
   "--timeout": "timeout",
+  "--cache-dir": "cacheDir",
 };
 
 const COMMAND_FLAGS: Record<string, string[]> = {
@@ -148,9 +196,12 @@ const COMMAND_FLAGS: Record<string, string[]> = {
     "--timeout",
     "-i",
     "--include",
+    "--cache",
   ],
-  credential: ["--kubeconfig", "--context", "--show-secrets"],
-  whoami: ["--kubeconfig", "--context"],
+  credential: ["--kubeconfig", "--context", "--show-secrets", "--cache"],
+  whoami: ["--kubeconfig", "--context", "--cache"],
+  cached: ["--cache-dir"],
+  kubeconfig: ["--kubeconfig", "--cache-dir"],
 };
 
 function parseArgs(argv: string[]): Parsed {
@@ -197,6 +248,8 @@ function parseArgs(argv: string[]): Parsed {
     }
     if (!arg.startsWith("-") || arg === "-") {
       p.positional.push(arg);
+      // The wrapped plugin's own flags follow its command.
+      if (p.command === "cached") p.positional.push(...rest.splice(0));
       continue;
     }
     if (!allowed.includes(arg)) {
@@ -208,6 +261,10 @@ function parseArgs(argv: string[]): Parsed {
     }
     if (arg === "--show-secrets") {
       p.showSecrets = true;
+      continue;
+    }
+    if (arg === "--cache") {
+      p.cache = true;
       continue;
     }
     const value = inline ?? rest.shift();
@@ -244,6 +301,8 @@ function parseArgs(argv: string[]): Parsed {
       p.context = value;
     } else if (key === "data") {
       p.data = value;
+    } else if (key === "cacheDir") {
+      p.cacheDir = value;
     }
   }
   if (!p.help) {
@@ -255,7 +314,11 @@ function parseArgs(argv: string[]): Parsed {
         p.command,
       );
     }
-    if (p.command !== "fetch" && p.positional.length > 0) {
+    checkCacheCommands(p);
+    if (
+      p.command !== "fetch" && p.command !== "cached" &&
+      p.command !== "kubeconfig" && p.positional.length > 0
+    ) {
       throw new UsageError(
         `unexpected argument "${p.positional[0]}"`,
         p.command,
@@ -263,6 +326,22 @@ function parseArgs(argv: string[]): Parsed {
     }
   }
   return p;
+}
+
+function checkCacheCommands(p: Parsed): void {
+  if (p.command === "cached" && p.positional.length === 0) {
+    throw new UsageError("missing -- <plugin command>", p.command);
+  }
+  if (p.command === "kubeconfig") {
+    if (p.positional[0] !== "wrap" || p.positional.length !== 1) {
+      throw new UsageError(
+        p.positional.length === 0
+          ? "missing subcommand (wrap)"
+          : `unknown subcommand "${p.positional.join(" ")}"`,
+        p.command,
+      );
+    }
+  }
 }
 
 const encoder = new TextEncoder();
@@ -364,6 +443,7 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
     kube = await createAuthedFetch({
       kubeconfig: p.kubeconfig,
       context: p.context,
+      ...(p.cache ? { credentialCache: true } : {}),
       // stdin carries the request body: an interactive plugin can't have it.
       execOptions: p.data === "@-"
         ? { stdinUnavailable: "used by the request body (-d @-)" }
@@ -419,7 +499,10 @@ async function runCredential(p: Parsed, io: ProcessIo): Promise<number> {
     context: p.context,
     adapter,
   });
-  const source = createCredentialSource(ctx, { adapter });
+  const source = createCredentialSource(ctx, {
+    adapter,
+    ...(p.cache ? { credentialCache: true } : {}),
+  });
   try {
     const creds = await source.get();
     const secret = (v: string | undefined) =>
@@ -463,6 +546,7 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
   const kube = await createAuthedFetch({
     kubeconfig: p.kubeconfig,
     context: p.context,
+    ...(p.cache ? { credentialCache: true } : {}),
   });
   try {
     const res = await kube(
@@ -508,6 +592,64 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
   } finally {
     await kube.close();
   }
+}
+
+async function runCached(p: Parsed, io: ProcessIo): Promise<number> {
+  const adapter = await getRuntimeAdapter();
+  const say = (text: string) =>
+    io.writeStderr(encoder.encode(`kubeauth cached: ${text}\n`));
+  const notes: string[] = [];
+  try {
+    const answer = await runCachedPlugin({
+      adapter,
+      command: p.positional[0],
+      args: p.positional.slice(1),
+      ...(p.cacheDir !== undefined ? { cacheDir: p.cacheDir } : {}),
+      onEvent: (e) => {
+        if (e.outcome === "refused" || e.outcome === "ignored") {
+          notes.push(`credential cache ${e.outcome}: ${e.reason}`);
+        }
+      },
+    });
+    for (const n of notes) await say(n);
+    await io.writeStdout(answer.stdout);
+    return 0;
+  } catch (err) {
+    for (const n of notes) await say(n);
+    // The wrapped plugin failed: its stderr has been passed through; exit
+    // with its code, adding nothing (the caller reports the failure).
+    if (err instanceof ExecPluginError && (err.exitCode ?? 0) > 0) {
+      return err.exitCode!;
+    }
+    throw err;
+  }
+}
+
+async function runKubeconfigWrap(p: Parsed, io: ProcessIo): Promise<number> {
+  const adapter = await getRuntimeAdapter();
+  const flavor = pathFlavor(adapter.os);
+  const listed = adapter.getEnv("KUBECONFIG");
+  const home = adapter.homeDir();
+  const chosen = p.kubeconfig ??
+    (listed ? splitPathList(listed, flavor)[0] : undefined) ??
+    (home ? resolvePath(home, ".kube/config", flavor) : undefined);
+  if (chosen === undefined) {
+    throw new Error("no kubeconfig: pass --kubeconfig FILE");
+  }
+  const path = resolvePath(adapter.cwd(), chosen, flavor);
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await adapter.readFile(path));
+  } catch (err) {
+    throw new Error(`cannot read kubeconfig "${path}": ${describe(err)}`);
+  }
+  const out = wrapKubeconfig(text, {
+    path,
+    flavor,
+    ...(p.cacheDir !== undefined ? { cacheDir: p.cacheDir } : {}),
+  });
+  await io.writeStdout(encoder.encode(out));
+  return 0;
 }
 
 function describe(err: unknown): string {
@@ -590,6 +732,10 @@ export async function main(argv: string[], io?: ProcessIo): Promise<number> {
         return await runFetch(p, pio);
       case "credential":
         return await runCredential(p, pio);
+      case "cached":
+        return await runCached(p, pio);
+      case "kubeconfig":
+        return await runKubeconfigWrap(p, pio);
       default:
         return await runWhoami(p, pio);
     }

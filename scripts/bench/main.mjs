@@ -4,7 +4,7 @@
 // (ratios first, then the raw numbers) with the machine it ran on, and writes
 // everything to .cache/bench-results.json. About 2–4 minutes on 2 cores.
 //
-//   node scripts/bench/main.mjs [--only hot,cold,storm,soak,exec,client-node,cli]
+//   node scripts/bench/main.mjs [--only hot,cold,storm,soak,exec,client-node,cli,cache]
 //                          [--runtimes deno,bun,node] [--quick]
 //
 // 1 hot    sequential keep-alive requests, kubeauth vs the runtime's raw fetch
@@ -14,6 +14,8 @@
 // 5 exec   plugin acquisition vs bare spawn (scripts/bench/exec.ts)
 // 6 client-node  kubeauth vs @kubernetes/client-node on Node
 // 7 cli    `kubeauth fetch /version` per process vs `kubectl get --raw`
+// 8 cache  credential cache across processes, 300 ms plugin: kubectl through
+//          `kubeauth cached`, and `kubeauth fetch --cache`, vs plain kubectl
 //
 // The per-runtime scripts are scripts/bench/*.ts: Deno and Bun run them as
 // they are; Node runs esbuild bundles written to .cache/bench/. Every server
@@ -33,7 +35,16 @@ const listFlag = (name, all) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1].split(",") : all;
 };
-const ALL = ["hot", "cold", "storm", "soak", "exec", "client-node", "cli"];
+const ALL = [
+  "hot",
+  "cold",
+  "storm",
+  "soak",
+  "exec",
+  "client-node",
+  "cli",
+  "cache",
+];
 const only = new Set(listFlag("only", ALL));
 const runtimes = listFlag("runtimes", ["deno", "bun", "node"]);
 const quick = argv.includes("--quick");
@@ -193,6 +204,17 @@ if (only.has("cli")) {
   ]);
   if (b.code !== 0) compiled = null;
 }
+if (only.has("cache")) {
+  await esbuild("scripts/bench/cache.ts", join(cacheDir, "bench_cache.mjs"));
+  if (compiled === null) {
+    const b = await run(bin("bun"), [
+      "scripts/build/bin.ts",
+      "--outfile",
+      join(cacheDir, "kubeauth"),
+    ]);
+    if (b.code === 0) compiled = join(cacheDir, "kubeauth");
+  }
+}
 
 // ---------------------------------------------------------------- run
 
@@ -258,6 +280,16 @@ if (only.has("cli")) {
     ...(nodeCli ? ["--node-cli", nodeCli] : []),
   ]);
   results.scenarios.cli = parseResult(r);
+}
+if (only.has("cache")) {
+  process.stderr.write(dim(`\n== cache\n`));
+  const r = await run(process.execPath, [
+    join(cacheDir, "bench_cache.mjs"),
+    "--runs",
+    quick ? "3" : "10",
+    ...(compiled ? ["--bin", compiled] : []),
+  ]);
+  results.scenarios.cache = parseResult(r);
 }
 results.totalSeconds = Math.round((Date.now() - t0) / 1000);
 
@@ -459,6 +491,23 @@ row("  compiled Bun executable", "", (rt) => {
   return c ? { text: `${fmt(c.vsKubectl, 2)}×` } : null;
 });
 
+const cacheRow = (pick, ok) => (rt) => {
+  if (rt !== "bun" || !S.cache) return null; // one run, kubeauth compiled by Bun
+  if (S.cache.error) return { error: S.cache.error };
+  const x = pick(S.cache);
+  return { text: `${fmt(x, 2)}×`, ok: ok(x) };
+};
+row(
+  "8 kubectl time / with kubeauth cached",
+  "≥ 3×",
+  cacheRow((c) => c.wrappedRatio, (x) => x >= 3),
+);
+row(
+  "  kubectl time / kubeauth fetch --cache",
+  "≥ 5×",
+  cacheRow((c) => c.fetchRatio, (x) => x >= 5),
+);
+
 console.log("");
 console.log(
   bold("NUMBERS".padEnd(48) + "".padStart(9)) +
@@ -585,6 +634,21 @@ if (S.cli?.variants) {
         (c.failures ? red(`   ${c.failures} failed: ${c.error}`) : ""),
     );
   }
+}
+if (S.cache && !S.cache.error) {
+  const c = S.cache;
+  console.log(
+    dim(
+      `8 cache, total ms for ${c.runs} sequential runs (plugin ${c.pluginDelayMs} ms; kubeauth ${c.kubeauth}):`,
+    ),
+  );
+  console.log(
+    `    kubectl ${fmt(c.kubectlMs)} / kubectl + kubeauth cached ${
+      fmt(c.kubectlWrappedMs)
+    } / kubeauth fetch --cache ${
+      fmt(c.fetchCacheMs)
+    }; plugin runs ${c.pluginRuns.kubectl} / ${c.pluginRuns.wrapped} / ${c.pluginRuns.fetch}`,
+  );
 }
 console.log(
   dim(

@@ -32,6 +32,12 @@ import {
 } from "./runner.ts";
 import { parseClientCertificate } from "../credentials/client_certificate.ts";
 import { SingleFlight } from "../credentials/single_flight.ts";
+import type {
+  ExecRunAnswer,
+  ExecRunCache,
+  ExecRunLoader,
+  ExecRunResult,
+} from "./run_cache.ts";
 
 /** Options of an exec credential source. */
 export interface ExecAuthenticatorOptions {
@@ -75,6 +81,11 @@ export interface ExecAuthenticatorOptions {
    * says why (client-go's `StdinUnavailableMessage`).
    */
   stdinUnavailable?: boolean | string;
+  /**
+   * A credential cache shared by processes (see src/cache/): plugin output
+   * comes from it while valid, and a run stores its output there.
+   */
+  cache?: ExecRunCache;
 }
 
 const BACKOFF_BASE_MS = 1000;
@@ -115,6 +126,7 @@ export class ExecAuthenticator implements CredentialSource {
   readonly #now: () => number;
   readonly #listeners = new Set<ExecEventListener>();
   #current: Credentials | undefined;
+  #currentStdout: Uint8Array | undefined;
   #freshUntil = -Infinity;
   #expiresAt: number | undefined;
   #rejected = false;
@@ -305,7 +317,8 @@ export class ExecAuthenticator implements CredentialSource {
     );
     const env: Record<string, string> = adapter.env();
     for (const e of cfg.env) env[e.name] = e.value;
-    env.KUBERNETES_EXEC_INFO = encodeExecInfo({
+    delete env.KUBERNETES_EXEC_INFO;
+    const info = encodeExecInfo({
       apiVersion: cfg.apiVersion,
       interactive,
       ...(this.#cluster ? { cluster: this.#cluster } : {}),
@@ -316,47 +329,41 @@ export class ExecAuthenticator implements CredentialSource {
     const abort = new AbortController();
     this.#runAbort = abort;
     const started = performance.now();
-    let exitCode: number | null = null;
-    let credentials: Credentials;
-    let stderrTail = "";
+    const facts = { exitCode: null as number | null, stderrTail: "" };
+    const loader: ExecRunLoader<Credentials> = {
+      run: async () => {
+        const run = await runExecPlugin({
+          adapter,
+          command: cfg.command,
+          args: cfg.args,
+          env: { ...env, KUBERNETES_EXEC_INFO: info },
+          interactive,
+          timeoutMs: interactive
+            ? o.interactiveTimeoutMs
+            : o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          ...(o.timeoutHint !== undefined
+            ? { timeoutHint: o.timeoutHint }
+            : {}),
+          maxOutputBytes: o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+          stdoutGraceMs: o.stdoutGraceMs ?? DEFAULT_STDOUT_GRACE_MS,
+          ...(cfg.installHint !== undefined
+            ? { installHint: cfg.installHint }
+            : {}),
+          signal: abort.signal,
+        });
+        facts.exitCode = run.exitCode;
+        facts.stderrTail = run.stderrTail;
+        return { stdout: run.stdout, ...await this.#decode(run.stdout) };
+      },
+      decode: (stdout) => this.#decode(stdout),
+    };
+    let answer: ExecRunAnswer<Credentials>;
     try {
-      const run = await runExecPlugin({
-        adapter,
-        command: cfg.command,
-        args: cfg.args,
-        env,
-        interactive,
-        timeoutMs: interactive
-          ? o.interactiveTimeoutMs
-          : o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        ...(o.timeoutHint !== undefined ? { timeoutHint: o.timeoutHint } : {}),
-        maxOutputBytes: o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-        stdoutGraceMs: o.stdoutGraceMs ?? DEFAULT_STDOUT_GRACE_MS,
-        ...(cfg.installHint !== undefined
-          ? { installHint: cfg.installHint }
-          : {}),
-        signal: abort.signal,
-      });
-      exitCode = run.exitCode;
-      stderrTail = run.stderrTail;
-      const status = decodeExecCredential(run.stdout, cfg.apiVersion);
-      const clientCertificate = status.clientCertificateData
-        ? await parseClientCertificate(
-          status.clientCertificateData,
-          status.clientKeyData ?? "",
-        )
-        : undefined;
-      credentials = makeCredentials({
-        ...(status.token ? { token: status.token } : {}),
-        ...(clientCertificate ? { clientCertificate } : {}),
-        ...(status.expirationTimestamp
-          ? { expiresAt: status.expirationTimestamp }
-          : {}),
-      });
+      answer = await this.#obtain(loader, env, abort.signal);
     } catch (err) {
       if (this.#runAbort === abort) this.#runAbort = undefined;
       if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
-      const error = this.#asPluginError(err, exitCode, stderrTail);
+      const error = this.#asPluginError(err, facts.exitCode, facts.stderrTail);
       const now = this.#now();
       this.#failures++;
       const base = o.backoffBaseMs ?? BACKOFF_BASE_MS;
@@ -381,7 +388,7 @@ export class ExecAuthenticator implements CredentialSource {
         type: "plugin-run",
         command: cfg.command,
         durationMs: performance.now() - started,
-        exitCode: error.exitCode ?? exitCode,
+        exitCode: error.exitCode ?? facts.exitCode,
         signal: error.signal ?? null,
         ok: false,
         error: error.code,
@@ -392,16 +399,82 @@ export class ExecAuthenticator implements CredentialSource {
     }
     if (this.#runAbort === abort) this.#runAbort = undefined;
     if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
-    this.#emit({
-      type: "plugin-run",
-      command: cfg.command,
-      durationMs: performance.now() - started,
-      exitCode,
-      signal: null,
-      ok: true,
-    });
+    if (answer.cached) {
+      this.#emit({
+        type: "credential-cache",
+        command: cfg.command,
+        outcome: "hit",
+      });
+    } else {
+      this.#emit({
+        type: "plugin-run",
+        command: cfg.command,
+        durationMs: performance.now() - started,
+        exitCode: facts.exitCode,
+        signal: null,
+        ok: true,
+      });
+    }
+    this.#currentStdout = answer.stdout;
+    const credentials = answer.value;
     this.#accept(credentials);
     return credentials;
+  }
+
+  /** The plugin's answer: from the cache when one is configured, else a run. */
+  async #obtain(
+    loader: ExecRunLoader<Credentials>,
+    env: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<ExecRunAnswer<Credentials>> {
+    const cache = this.#options.cache;
+    if (!cache) return { ...(await loader.run()), cached: false };
+    const cfg = this.#config;
+    const rejected = this.#rejected ? this.#currentStdout : undefined;
+    const request = JSON.parse(encodeExecInfo({
+      apiVersion: cfg.apiVersion,
+      interactive: false,
+      ...(this.#cluster ? { cluster: this.#cluster } : {}),
+    }));
+    return await cache.obtain(
+      {
+        command: cfg.command,
+        args: cfg.args,
+        env,
+        request,
+      },
+      loader,
+      {
+        signal,
+        ...(rejected ? { rejected } : {}),
+        onEvent: (e) =>
+          this.#emit({ type: "credential-cache", command: cfg.command, ...e }),
+      },
+    );
+  }
+
+  /** Decodes one ExecCredential answer (a run's, or a stored one). */
+  async #decode(
+    stdout: Uint8Array,
+  ): Promise<Omit<ExecRunResult<Credentials>, "stdout">> {
+    const status = decodeExecCredential(stdout, this.#config.apiVersion);
+    const clientCertificate = status.clientCertificateData
+      ? await parseClientCertificate(
+        status.clientCertificateData,
+        status.clientKeyData ?? "",
+      )
+      : undefined;
+    const value = makeCredentials({
+      ...(status.token ? { token: status.token } : {}),
+      ...(clientCertificate ? { clientCertificate } : {}),
+      ...(status.expirationTimestamp
+        ? { expiresAt: status.expirationTimestamp }
+        : {}),
+    });
+    return {
+      value,
+      expiresAt: status.expirationTimestamp ?? clientCertificate?.notAfter,
+    };
   }
 
   #accept(creds: Credentials): void {
@@ -515,7 +588,7 @@ function registryKey(
   cluster: ResolvedCluster | undefined,
   o: ExecAuthenticatorOptions,
 ): string {
-  const { onEvent: _onEvent, adapter, now, ...rest } = o;
+  const { onEvent: _onEvent, adapter, now, cache, ...rest } = o;
   return stableStringify({
     exec: cfg,
     cluster: cfg.provideClusterInfo && cluster
@@ -529,7 +602,12 @@ function registryKey(
         execExtension: cluster.execExtension,
       }
       : null,
-    options: { ...rest, adapter: objectId(adapter), now: objectId(now) },
+    options: {
+      ...rest,
+      adapter: objectId(adapter),
+      now: objectId(now),
+      cache: cache?.id ?? null,
+    },
   });
 }
 

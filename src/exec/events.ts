@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ExecRunCacheEvent } from "./run_cache.ts";
 
 /**
  * One event of an exec credential source:
@@ -49,6 +50,18 @@ export type ExecEvent =
     expiresAt?: Date;
     /** The new client certificate's subject, if any. */
     subject?: string;
+  }
+  | {
+    type: "credential-cache";
+    /** The plugin command. */
+    command: string;
+    /**
+     * `hit`: credentials from the cross-process cache, no plugin run; the
+     * others as in {@linkcode ExecRunCacheEvent}.
+     */
+    outcome: "hit" | ExecRunCacheEvent["outcome"];
+    /** Why (no secret). */
+    reason?: string;
   }
   | {
     type: "warning";

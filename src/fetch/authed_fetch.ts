@@ -116,6 +116,17 @@ export interface AuthedFetchOptions {
    * @default {undefined}
    */
   onEvent?: (event: AuthedFetchEvent) => void;
+  /**
+   * The credential cache shared by processes (off by default): exec plugin
+   * output is kept on disk, per exec configuration, until shortly before it
+   * expires, so other processes (other CLI runs, `kubeauth cached` under
+   * kubectl) skip the plugin. `true` uses `$KUBECACHEDIR/kubeauth`, else
+   * `~/.kube/cache/kubeauth`. The files are as sensitive as the kubeconfig
+   * (README: "Credential cache").
+   *
+   * @default {false}
+   */
+  credentialCache?: boolean | { dir: string };
 }
 
 /**
@@ -222,6 +233,7 @@ export async function createAuthedFetch(
       execTimeoutMs: options.execTimeoutMs,
       execOptions: options.execOptions,
       onEvent,
+      credentialCache: options.credentialCache,
     });
   const registry = new ConnectionRegistry({
     createTransport: (o) => adapter.createTransport(o),

@@ -12,6 +12,7 @@ import type {
   CredentialSource,
 } from "../credentials/credentials.ts";
 import { makeCredentials } from "../credentials/credentials.ts";
+import { CredentialCache } from "../cache/credential_cache.ts";
 import { getExecAuthenticator } from "../exec/authenticator.ts";
 import type { ExecAuthenticatorOptions } from "../exec/authenticator.ts";
 import type { ExecEvent } from "../exec/events.ts";
@@ -39,6 +40,11 @@ export interface CredentialSourceOptions {
     ExecAuthenticatorOptions,
     "adapter" | "onEvent" | "timeoutMs"
   >;
+  /**
+   * The credential cache shared by processes, for exec plugins: `true` for
+   * the default directory, or `{ dir }`. Off by default.
+   */
+  credentialCache?: boolean | { dir: string };
 }
 
 /**
@@ -88,8 +94,26 @@ export function createCredentialSource(
   });
   if (staticSource !== null) return staticSource;
   if (user.exec !== undefined) {
+    const cache = options.credentialCache;
     return getExecAuthenticator(user.exec, ctx.cluster, {
       ...options.execOptions,
+      ...(cache
+        ? {
+          cache: new CredentialCache({
+            adapter: options.adapter,
+            ...(typeof cache === "object" ? { dir: cache.dir } : {}),
+            ...(options.execOptions?.now
+              ? { now: options.execOptions.now }
+              : {}),
+            ...(options.execOptions?.refreshMarginRatio !== undefined
+              ? { refreshMarginRatio: options.execOptions.refreshMarginRatio }
+              : {}),
+            ...(options.execOptions?.refreshMarginMaxMs !== undefined
+              ? { refreshMarginMaxMs: options.execOptions.refreshMarginMaxMs }
+              : {}),
+          }),
+        }
+        : {}),
       adapter: options.adapter,
       timeoutMs: options.execTimeoutMs,
       onEvent: options.onEvent,

@@ -11,6 +11,7 @@ import { isatty } from "node:tty";
 import { KubeauthError } from "../errors.ts";
 import { resolveCommand } from "./command_path.ts";
 import { probeExecutable, spawnErrorFromCode } from "./node_common.ts";
+import { nodeCacheFiles } from "./node_files.ts";
 import { createTrackedTransport } from "./tracked_transport.ts";
 import type {
   ChildProcess,
@@ -93,6 +94,7 @@ export function createBunAdapter(): RuntimeAdapter {
     homeDir: () => homedir() || undefined,
     cwd: () => process.cwd(),
     createTransport: (options) => createBunTransport(B, options),
+    cacheFiles: nodeCacheFiles(os),
   };
 }
 

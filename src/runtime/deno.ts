@@ -12,6 +12,7 @@ import { resolveCommand } from "./command_path.ts";
 import type { FileKind } from "./command_path.ts";
 import { createTrackedTransport } from "./tracked_transport.ts";
 import type { NativePool } from "./tracked_transport.ts";
+import { denoCacheFiles } from "./deno_files.ts";
 import { SpawnError } from "./types.ts";
 import type {
   ChildProcess,
@@ -118,6 +119,7 @@ export function createDenoAdapter(): RuntimeAdapter {
     },
     cwd: () => D.cwd(),
     createTransport: (options) => createDenoTransport(D, options),
+    cacheFiles: denoCacheFiles(),
   };
 }
 

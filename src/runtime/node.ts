@@ -19,6 +19,7 @@ import { KubeauthError } from "../errors.ts";
 import { resolveCommand } from "./command_path.ts";
 import { probeExecutable, spawnErrorFromCode } from "./node_common.ts";
 import { createHttpsPool } from "./https_pool.ts";
+import { nodeCacheFiles } from "./node_files.ts";
 import { createTrackedTransport } from "./tracked_transport.ts";
 import type {
   ChildProcess,
@@ -56,6 +57,7 @@ export function createNodeAdapter(): RuntimeAdapter {
     homeDir: () => homedir() || undefined,
     cwd: () => process.cwd(),
     createTransport: createNodeTransport,
+    cacheFiles: nodeCacheFiles(os),
   };
 }
 

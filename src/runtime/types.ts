@@ -175,4 +175,71 @@ export interface RuntimeAdapter {
   cwd(): string;
   /** Creates a transport bound to one TLS identity. Throws `UNSUPPORTED` for options the runtime cannot do. */
   createTransport(options: TransportOptions): Transport;
+  /**
+   * Files and processes for the opt-in credential cache (src/cache/);
+   * absent in adapters that cannot provide them (the cache then runs
+   * plugins uncached and says why in an event).
+   */
+  cacheFiles?: CacheFileSystem;
+}
+
+/** What {@linkcode RuntimeAdapter.fileInfo} reports about a path itself. */
+export interface FileInfo {
+  /** What is at the path (`symlink` is never followed). */
+  kind: "file" | "directory" | "symlink" | "other";
+  /** Permission bits (`mode & 0o7777`); `null` where the OS has none. */
+  mode: number | null;
+  /** The owner's user id; `null` where the OS has none. */
+  uid: number | null;
+  /** Size in bytes. */
+  size: number;
+  /** Last modification, ms since the epoch. */
+  mtimeMs: number;
+}
+
+/**
+ * The file and process primitives of the credential cache
+ * ({@linkcode RuntimeAdapter.cacheFiles}).
+ */
+export interface CacheFileSystem {
+  /** The effective user id; `undefined` where the OS has none (Windows). */
+  userId(): number | undefined;
+  /** This process's id. */
+  processId(): number;
+  /**
+   * Whether a process with this id exists on this machine (signal 0; a
+   * process owned by another user counts as alive).
+   */
+  processAlive(pid: number): boolean;
+  /**
+   * Facts about the path itself (`lstat`: a symlink is reported as one,
+   * never followed); `null` when nothing is there.
+   */
+  fileInfo(path: string): Promise<FileInfo | null>;
+  /** Creates a directory and its missing parents, each with `mode`; no error when it exists. */
+  makeDirectory(path: string, mode: number): Promise<void>;
+  /**
+   * Creates a NEW file (`O_CREAT|O_EXCL`: fails when anything, a dangling
+   * symlink included, is at `path`), writes `data`, closes it. Resolves
+   * `false` when something already exists at `path`.
+   */
+  createFileExclusive(
+    path: string,
+    data: Uint8Array,
+    mode: number,
+  ): Promise<boolean>;
+  /** Atomically replaces `to` (a symlink at `to` is replaced, not followed). */
+  rename(from: string, to: string): Promise<void>;
+  /** Sets the permission bits. */
+  chmod(path: string, mode: number): Promise<void>;
+  /** Removes a file or a symlink itself (never its target); `false` when nothing was there. */
+  removeFile(path: string): Promise<boolean>;
+  /**
+   * The path `spawn` would execute for `command`
+   * with this environment, or `undefined` when it would not find one.
+   */
+  resolveCommandPath(
+    command: string,
+    env: Readonly<Record<string, string>>,
+  ): string | undefined;
 }
