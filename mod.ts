@@ -91,3 +91,7 @@ export type {
   ResolvedExecConfig,
   ResolvedUser,
 } from "./src/kubeconfig/mod.ts";
+
+// Streams over WebSockets: exec, attach, port-forward.
+export { WebSocketRefusedError } from "./src/errors.ts";
+export type { WebSocketRequestOptions } from "./src/fetch/web_socket.ts";

@@ -20,6 +20,7 @@ import type {
   Transport,
   TransportOptions,
 } from "./types.ts";
+import { openBunWebSocket } from "./websocket_bun.ts";
 
 interface BunSubprocess {
   readonly pid: number;
@@ -93,6 +94,7 @@ export function createBunAdapter(): RuntimeAdapter {
     homeDir: () => homedir() || undefined,
     cwd: () => process.cwd(),
     createTransport: (options) => createBunTransport(B, options),
+    openWebSocket: openBunWebSocket,
   };
 }
 

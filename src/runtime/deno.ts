@@ -17,6 +17,7 @@ import type {
   Transport,
   TransportOptions,
 } from "./types.ts";
+import { openDenoWebSocket } from "./websocket_deno.ts";
 
 interface DenoChild {
   readonly pid: number;
@@ -113,6 +114,7 @@ export function createDenoAdapter(): RuntimeAdapter {
     },
     cwd: () => D.cwd(),
     createTransport: (options) => createDenoTransport(D, options),
+    openWebSocket: openDenoWebSocket,
   };
 }
 

@@ -25,6 +25,7 @@ export type {
   TransportOptions,
 } from "./types.ts";
 export { SpawnError } from "./types.ts";
+export type { WebSocketOptions, WebSocketSupport } from "./types.ts";
 export { detectRuntime } from "./detect.ts";
 
 let cached: Promise<RuntimeAdapter> | undefined;

@@ -21,6 +21,7 @@ import { KubeauthError } from "../errors.ts";
 import { resolveCommand } from "./command_path.ts";
 import { probeExecutable, spawnErrorFromCode } from "./node_common.ts";
 import { createTrackedTransport } from "./tracked_transport.ts";
+import { openNodeWebSocket } from "./websocket_node.ts";
 import type {
   ChildProcess,
   ExitStatus,
@@ -57,6 +58,7 @@ export function createNodeAdapter(): RuntimeAdapter {
     homeDir: () => homedir() || undefined,
     cwd: () => process.cwd(),
     createTransport: createNodeTransport,
+    openWebSocket: openNodeWebSocket,
   };
 }
 

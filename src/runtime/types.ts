@@ -175,4 +175,35 @@ export interface RuntimeAdapter {
   cwd(): string;
   /** Creates a transport bound to one TLS identity. Throws `UNSUPPORTED` for options the runtime cannot do. */
   createTransport(options: TransportOptions): Transport;
+  /**
+   * Opens a client WebSocket with a TLS identity (see
+   * {@linkcode WebSocketSupport}); absent on adapters without WebSockets.
+   */
+  openWebSocket?: WebSocketSupport["openWebSocket"];
+}
+
+/** What {@linkcode RuntimeAdapter.openWebSocket} sends in the upgrade request. */
+export interface WebSocketOptions {
+  /** Subprotocols offered (`Sec-WebSocket-Protocol`), most preferred first. */
+  protocols?: readonly string[];
+  /** Extra request headers (e.g. `Authorization`). */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Runtime WebSocket support, as an adapter may provide it: a client
+ * WebSocket whose TLS connection carries the identity of a
+ * {@linkcode TransportOptions} (its CA, client certificate and key, server
+ * name, proxy). One connection per socket, released when the socket closes.
+ */
+export interface WebSocketSupport {
+  /**
+   * Opens (starts connecting) a WebSocket. The socket's `binaryType` is
+   * `arraybuffer`. Throws `UNSUPPORTED` for options the runtime cannot do.
+   */
+  openWebSocket(
+    url: string,
+    tls: TransportOptions,
+    options: WebSocketOptions,
+  ): WebSocket;
 }
