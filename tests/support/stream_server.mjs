@@ -3,7 +3,8 @@
 // kubelet speak them (channel.k8s.io framing: one binary message per write,
 // first byte = channel).
 //
-// - GET /api/v1/namespaces/NS/pods/NAME (the pod object kubectl exec reads
+// - GET /api, /apis, /api/v1 (legacy discovery) and
+//   /api/v1/namespaces/NS/pods/NAME (the pod object kubectl exec reads
 //   first). Pods named "missing*" do not exist (404); pods named
 //   "forbidden*" are forbidden (403) for exec, attach and portforward.
 // - GET .../pods/NAME/exec?command=..&stdin=1&stdout=1&stderr=1&tty=1:
@@ -113,11 +114,54 @@ function podObject(ns, name) {
   };
 }
 
+/** The legacy discovery documents kubectl reads before `exec`. */
+function discovery(path, req) {
+  if (path === "/api") {
+    return {
+      kind: "APIVersions",
+      versions: ["v1"],
+      serverAddressByClientCIDRs: [{
+        clientCIDR: "0.0.0.0/0",
+        serverAddress: req.headers.host ?? "127.0.0.1",
+      }],
+    };
+  }
+  if (path === "/apis") {
+    return { kind: "APIGroupList", apiVersion: "v1", groups: [] };
+  }
+  if (path === "/api/v1") {
+    const r = (name, kind, namespaced, verbs) => ({
+      name,
+      singularName: "",
+      namespaced,
+      kind,
+      verbs,
+    });
+    return {
+      kind: "APIResourceList",
+      groupVersion: "v1",
+      resources: [
+        r("namespaces", "Namespace", false, ["get", "list", "watch"]),
+        r("pods", "Pod", true, ["get", "list", "watch"]),
+        r("pods/attach", "PodAttachOptions", true, ["create", "get"]),
+        r("pods/exec", "PodExecOptions", true, ["create", "get"]),
+        r("pods/portforward", "PodPortForwardOptions", true, ["create", "get"]),
+      ],
+    };
+  }
+  return null;
+}
+
 /**
  * Plain (non-upgrade) requests to pod and stream paths. Returns false when
  * the path is not one of ours.
  */
 export function streamRoute(req, res, url, auth, sendJson) {
+  const discovered = discovery(url.pathname, req);
+  if (discovered !== null && req.method === "GET") {
+    sendJson(res, 200, discovered);
+    return true;
+  }
   const m = STREAM_PATH.exec(url.pathname);
   if (!m || req.method !== "GET") return false;
   const [, ns, name, sub] = m;
