@@ -36,6 +36,7 @@ import type { ProcessIo } from "./runtime/process_io.ts";
 
 export type { ProcessIo } from "./runtime/process_io.ts";
 import { getRuntimeAdapter } from "./runtime/mod.ts";
+import { runStreamCommand, STREAM_USAGE } from "./cli_streams.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /**
@@ -59,6 +60,7 @@ Usage:
                  [-i] [--timeout SECONDS]
   kubeauth credential [--kubeconfig FILE] [--context NAME] [--show-secrets]
   kubeauth whoami [--kubeconfig FILE] [--context NAME]
+${STREAM_USAGE}
   kubeauth --help | --version
 
 Run "kubeauth <command> --help" for a command's options.`;
@@ -560,6 +562,9 @@ function errorLine(err: unknown): string {
  */
 export async function main(argv: string[], io?: ProcessIo): Promise<number> {
   const pio = io ?? await getProcessIo();
+  if (argv[0] === "exec" || argv[0] === "port-forward") {
+    return runStreamCommand(argv, pio);
+  }
   const err = (text: string) => pio.writeStderr(encoder.encode(text));
   let p: Parsed;
   try {

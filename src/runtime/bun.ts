@@ -21,6 +21,7 @@ import type {
   TransportOptions,
 } from "./types.ts";
 import { openBunWebSocket } from "./websocket_bun.ts";
+import { createNodeStreamsSupport } from "./streams_node.ts";
 
 interface BunSubprocess {
   readonly pid: number;
@@ -95,6 +96,7 @@ export function createBunAdapter(): RuntimeAdapter {
     cwd: () => process.cwd(),
     createTransport: (options) => createBunTransport(B, options),
     openWebSocket: openBunWebSocket,
+    streams: createNodeStreamsSupport(),
   };
 }
 

@@ -18,6 +18,7 @@ import type {
   TransportOptions,
 } from "./types.ts";
 import { openDenoWebSocket } from "./websocket_deno.ts";
+import { createDenoStreamsSupport } from "./streams_deno.ts";
 
 interface DenoChild {
   readonly pid: number;
@@ -115,6 +116,7 @@ export function createDenoAdapter(): RuntimeAdapter {
     cwd: () => D.cwd(),
     createTransport: (options) => createDenoTransport(D, options),
     openWebSocket: openDenoWebSocket,
+    streams: createDenoStreamsSupport(),
   };
 }
 

@@ -25,7 +25,13 @@ export type {
   TransportOptions,
 } from "./types.ts";
 export { SpawnError } from "./types.ts";
-export type { WebSocketOptions, WebSocketSupport } from "./types.ts";
+export type {
+  StreamsSupport,
+  TcpConnection,
+  TcpListener,
+  WebSocketOptions,
+  WebSocketSupport,
+} from "./types.ts";
 export { detectRuntime } from "./detect.ts";
 
 let cached: Promise<RuntimeAdapter> | undefined;

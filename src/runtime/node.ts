@@ -22,6 +22,7 @@ import { resolveCommand } from "./command_path.ts";
 import { probeExecutable, spawnErrorFromCode } from "./node_common.ts";
 import { createTrackedTransport } from "./tracked_transport.ts";
 import { openNodeWebSocket } from "./websocket_node.ts";
+import { createNodeStreamsSupport } from "./streams_node.ts";
 import type {
   ChildProcess,
   ExitStatus,
@@ -59,6 +60,7 @@ export function createNodeAdapter(): RuntimeAdapter {
     cwd: () => process.cwd(),
     createTransport: createNodeTransport,
     openWebSocket: openNodeWebSocket,
+    streams: createNodeStreamsSupport(),
   };
 }
 

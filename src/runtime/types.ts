@@ -180,6 +180,8 @@ export interface RuntimeAdapter {
    * {@linkcode WebSocketSupport}); absent on adapters without WebSockets.
    */
   openWebSocket?: WebSocketSupport["openWebSocket"];
+  /** TCP listener, raw terminal mode, terminal size, signals (the streams CLI). */
+  streams?: StreamsSupport;
 }
 
 /** What {@linkcode RuntimeAdapter.openWebSocket} sends in the upgrade request. */
@@ -206,4 +208,41 @@ export interface WebSocketSupport {
     tls: TransportOptions,
     options: WebSocketOptions,
   ): WebSocket;
+}
+
+/** One accepted TCP connection. */
+export interface TcpConnection {
+  /** Bytes from the peer; ends when the peer closes its side. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; closing it ends our side. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Closes the connection at once. Idempotent. */
+  close(): void;
+}
+
+/** A listening TCP socket. */
+export interface TcpListener {
+  /** The bound port (useful when 0 was asked for). */
+  readonly port: number;
+  /** The bound address. */
+  readonly hostname: string;
+  /** Accepted connections, until {@linkcode TcpListener.close}. */
+  accept(): AsyncIterable<TcpConnection>;
+  /** Stops listening (accepted connections stay open). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The terminal and network facts the streams CLI (exec -t, port-forward) needs. */
+export interface StreamsSupport {
+  /** Listens on a TCP address. Rejects with the runtime's error (e.g. EADDRINUSE). */
+  listenTcp(options: { hostname: string; port: number }): Promise<TcpListener>;
+  /** Puts the process's stdin terminal in raw mode (or back). No-op without a terminal. */
+  setRawMode(raw: boolean): void;
+  /** The stdout terminal's size, `undefined` when stdout is not a terminal. */
+  terminalSize(): { columns: number; rows: number } | undefined;
+  /** Calls `listener` on each such signal until the returned function is called. */
+  onSignal(
+    signal: "SIGINT" | "SIGTERM" | "SIGWINCH",
+    listener: () => void,
+  ): () => void;
 }
