@@ -6,6 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 
@@ -164,3 +165,40 @@ test("kubeauth port-forward: one forwarded stream per connection; Ctrl-C stops c
   const kinds = (await cluster.streams()).sessions.slice(-2).map((s) => s.kind);
   assert.deepEqual(kinds, ["portforward", "portforward"]);
 });
+
+const hasScript = existsSync("/usr/bin/script");
+
+test(
+  "kubeauth exec -it in a real terminal (util-linux script): raw mode, the terminal size forwarded, exit code",
+  {
+    skip: hasScript ? false : "no /usr/bin/script to provide a pty",
+  },
+  async () => {
+    const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+    const line = [
+      ...cli.argv,
+      "exec",
+      "--kubeconfig",
+      kubeconfig,
+      "-it",
+      "web",
+      "--",
+      "sh",
+      "-c",
+      "echo hi; exit 4",
+    ].map(quote).join(" ");
+    const child = spawn(
+      "/usr/bin/script",
+      ["-qec", `stty cols 91 rows 33; ${line}; echo "rc=$?"`, "/dev/null"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    child.stdout!.setEncoding("utf8").on("data", (c) => (out += c));
+    child.stderr!.resume();
+    await new Promise((r) => child.on("close", r));
+    assert.match(out, /hi\r\nrc=4/);
+    const rec = (await cluster.streams()).sessions.at(-1)!;
+    assert.match(rec.query, /tty=true/);
+    assert.deepEqual(rec.resizes[0], { Width: 91, Height: 33 });
+  },
+);

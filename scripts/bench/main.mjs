@@ -14,6 +14,8 @@
 // 5 exec   plugin acquisition vs bare spawn (scripts/bench/exec.ts)
 // 6 client-node  kubeauth vs @kubernetes/client-node on Node
 // 7 cli    `kubeauth fetch /version` per process vs `kubectl get --raw`
+// 8 streams  port-forward MiB/s vs direct TCP; exec 1-byte echo round trip
+//            (scripts/bench/streams.ts)
 //
 // The per-runtime scripts are scripts/bench/*.ts: Deno and Bun run them as
 // they are; Node runs esbuild bundles written to .cache/bench/. Every server
@@ -33,7 +35,16 @@ const listFlag = (name, all) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1].split(",") : all;
 };
-const ALL = ["hot", "cold", "storm", "soak", "exec", "client-node", "cli"];
+const ALL = [
+  "hot",
+  "cold",
+  "storm",
+  "soak",
+  "exec",
+  "client-node",
+  "cli",
+  "streams",
+];
 const only = new Set(listFlag("only", ALL));
 const runtimes = listFlag("runtimes", ["deno", "bun", "node"]);
 const quick = argv.includes("--quick");
@@ -173,6 +184,12 @@ if (only.has("client-node")) {
     join(cacheDir, "bench_client_node.mjs"),
   );
 }
+if (needNode && only.has("streams")) {
+  await esbuild(
+    "scripts/bench/streams.ts",
+    join(cacheDir, "bench_streams.mjs"),
+  );
+}
 let compiled = null;
 let nodeCli = null;
 if (only.has("cli")) {
@@ -258,6 +275,18 @@ if (only.has("cli")) {
     ...(nodeCli ? ["--node-cli", nodeCli] : []),
   ]);
   results.scenarios.cli = parseResult(r);
+}
+if (only.has("streams")) {
+  results.scenarios.streams = {};
+  for (const rt of runtimes) {
+    process.stderr.write(dim(`\n== streams on ${rt}\n`));
+    const [cmd, args] = command(rt, "scripts/bench/streams.ts");
+    const r = await run(cmd, [
+      ...args,
+      ...(quick ? ["--mib", "8", "--rounds", "1", "--echoes", "50"] : []),
+    ]);
+    results.scenarios.streams[rt] = parseResult(r);
+  }
 }
 results.totalSeconds = Math.round((Date.now() - t0) / 1000);
 
@@ -546,6 +575,35 @@ if (S.cli?.variants) {
           ? `   ${fmt(c.vsKubectl, 2)}× kubectl`
           : "") +
         (c.failures ? red(`   ${c.failures} failed: ${c.error}`) : ""),
+    );
+  }
+}
+if (S.streams) {
+  console.log(dim("8 streams (scripts/bench/streams.ts):"));
+  for (const rt of RT) {
+    const x = S.streams[rt];
+    if (!x) continue;
+    if (x.error) {
+      console.log(red(`    ${rt.padEnd(5)} ${x.error}`));
+      missed.push(`8 streams on ${rt}: ${x.error}`);
+      continue;
+    }
+    const ok = x.ratio >= 0.5;
+    if (!ok) {
+      missed.push(
+        `8 port-forward / direct TCP on ${rt}: ${
+          fmt(x.ratio, 2)
+        }× (target ≥ 0.5×)`,
+      );
+    }
+    console.log(
+      `    ${rt.padEnd(5)} port-forward ${
+        fmt(x.portForwardMiBps, 1)
+      } MiB/s vs direct TCP ${fmt(x.directMiBps, 1)} MiB/s = ${
+        fmt(x.ratio, 2)
+      }× ${mark(ok)}   exec 1-byte echo ${
+        fmt(x.execEchoMedianMs, 2)
+      } ms median`,
     );
   }
 }
