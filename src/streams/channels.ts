@@ -28,7 +28,7 @@ export const RESIZE = 4;
 export const CLOSE = 255;
 
 /** Bytes queued on a socket above which writers wait. */
-export const SEND_HIGH_WATER = 1024 * 1024;
+export const SEND_HIGH_WATER: number = 1024 * 1024;
 
 /**
  * One message: the channel byte, then the payload.

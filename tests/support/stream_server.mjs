@@ -345,7 +345,7 @@ function portForward(ws, url, record) {
   };
   live.add(entry);
   tcp.on("data", (c) => sendOn(ws, 0, c, tcp));
-  tcp.on("error", (err) => {
+  tcp.on("error", (/** @type {NodeJS.ErrnoException} */ err) => {
     sendOn(
       ws,
       1,
