@@ -16,6 +16,8 @@ import type {
 
 /** Close code sent when the transport is destroyed under a socket. */
 const GOING_AWAY = 4001;
+/** How long destroy() waits for the sockets' closing handshakes. */
+const DESTROY_WAIT_MS = 5_000;
 
 /**
  * Wraps a transport with WebSocket support (see the module doc).
@@ -137,7 +139,19 @@ export class SocketTransport implements Transport {
         // Already closing.
       }
     }
-    await Promise.all([this.#inner.destroy(), this.#socketsGone()]);
+    // A server that never answers the close frame must not hold destroy()
+    // (and so kube.close()) forever: wait for the close handshakes at most
+    // DESTROY_WAIT_MS.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bounded = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, DESTROY_WAIT_MS);
+      (timer as { unref?: () => void }).unref?.();
+    });
+    await Promise.all([
+      this.#inner.destroy(),
+      Promise.race([this.#socketsGone(), bounded]),
+    ]);
+    clearTimeout(timer);
   }
 
   #socketsGone(): Promise<void> {
