@@ -6,6 +6,7 @@ import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
 import type { AuthedFetch } from "../src/fetch/authed_fetch.ts";
 import { attachToPod, execInPod } from "../src/streams/exec.ts";
 import { portForward } from "../src/streams/port_forward.ts";
+import { assertAllGone } from "./support/process.ts";
 import { startCluster } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
 import {
@@ -291,4 +292,36 @@ test("exec: rotation during a long session: it keeps running, new sessions use t
   } finally {
     await k.close();
   }
+});
+
+test("close(): every stream socket and remote process is released", async () => {
+  const open = await execInPod(kube, {
+    pod: "web",
+    command: ["sleep", "60"],
+    stdin: true,
+  });
+  const fw = await portForward(kube, { pod: "web", port: echoPort });
+  await kube.close();
+  await assert.rejects(open.exited);
+  // Closed under it: the forwarded stream errors rather than ending as if
+  // the pod had closed the connection.
+  await assert.rejects(new Response(fw.readable).arrayBuffer(), {
+    code: "STREAM_FAILED",
+  });
+  // The server sees every session closed and every process ended.
+  let sessions = (await cluster.streams()).sessions;
+  for (let i = 0; i < 500 && sessions.some((s) => !s.closed); i++) {
+    sessions = (await cluster.streams()).sessions;
+  }
+  assert.deepEqual(sessions.filter((s) => !s.closed).map((s) => s.kind), []);
+  await assertAllGone(
+    sessions.flatMap((s) => s.pid === undefined ? [] : [s.pid]),
+    "remote command processes",
+  );
+  // And no TLS connection of the client is left open.
+  let stats = await cluster.stats();
+  for (let i = 0; i < 500 && stats.connectionsOpen > 0; i++) {
+    stats = await cluster.stats();
+  }
+  assert.equal(stats.connectionsOpen, 0);
 });
