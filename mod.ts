@@ -99,3 +99,19 @@ export type {
   ResolvedExecConfig,
   ResolvedUser,
 } from "./src/kubeconfig/mod.ts";
+
+// Streams over WebSockets: exec, attach, port-forward.
+export { WebSocketRefusedError } from "./src/errors.ts";
+export type { WebSocketRequestOptions } from "./src/fetch/web_socket.ts";
+export { attachToPod, execInPod } from "./src/streams/exec.ts";
+export type {
+  AttachOptions,
+  ExecOptions,
+  StreamClient,
+} from "./src/streams/exec.ts";
+export type { ExecSession } from "./src/streams/exec_session.ts";
+export { portForward } from "./src/streams/port_forward.ts";
+export type {
+  PortForwardOptions,
+  PortForwardStream,
+} from "./src/streams/port_forward.ts";

@@ -39,6 +39,7 @@ import type { ProcessIo } from "./runtime/process_io.ts";
 
 export type { ProcessIo } from "./runtime/process_io.ts";
 import { getRuntimeAdapter } from "./runtime/mod.ts";
+import { runStreamCommand, STREAM_USAGE } from "./cli_streams.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /**
@@ -64,6 +65,7 @@ Usage:
   kubeauth whoami [--kubeconfig FILE] [--context NAME]
   kubeauth cached [--cache-dir DIR] -- <plugin command> [args...]
   kubeauth kubeconfig wrap [--kubeconfig FILE] [--cache-dir DIR]
+${STREAM_USAGE}
   kubeauth --help | --version
 
 fetch, credential and whoami take --cache: keep exec plugin credentials in
@@ -702,6 +704,9 @@ function errorLine(err: unknown): string {
  */
 export async function main(argv: string[], io?: ProcessIo): Promise<number> {
   const pio = io ?? await getProcessIo();
+  if (argv[0] === "exec" || argv[0] === "port-forward") {
+    return runStreamCommand(argv, pio);
+  }
   const err = (text: string) => pio.writeStderr(encoder.encode(text));
   let p: Parsed;
   try {

@@ -34,7 +34,9 @@ export type KubeauthErrorCode =
   | "ORIGIN_REFUSED"
   | "UNSUPPORTED"
   | "PERMISSION_DENIED"
-  | "CLOSED";
+  | "CLOSED"
+  | "WEBSOCKET_REFUSED"
+  | "STREAM_FAILED";
 
 /** Options shared by every kubeauth error constructor. */
 export interface KubeauthErrorOptions {
@@ -218,4 +220,50 @@ export function closedError(
     message,
     cause === undefined ? undefined : { cause },
   );
+}
+
+/**
+ * A WebSocket upgrade the server refused: code `WEBSOCKET_REFUSED`, the HTTP
+ * status, and the message and reason of the server's `Status` (e.g.
+ * `pods "x" is forbidden: …`).
+ *
+ * @example Usage
+ * ```ts
+ * import { WebSocketRefusedError } from "@kubeauth/fetch";
+ * const err = new WebSocketRefusedError(404, "NotFound", 'pods "x" not found');
+ * console.assert(err.code === "WEBSOCKET_REFUSED" && err.status === 404);
+ * console.assert(err.message.includes('pods "x" not found'));
+ * ```
+ */
+export class WebSocketRefusedError extends KubeauthError {
+  /** The HTTP status of the refusal (0 when the server gave none). */
+  readonly status: number;
+  /** The `reason` of the server's Status (`NotFound`, `Forbidden`…), if any. */
+  readonly reason: string | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param status The HTTP status (0 when unknown).
+   * @param reason The Status reason, if any.
+   * @param detail The server's Status message (or what is known).
+   * @param options The cause, if any.
+   */
+  constructor(
+    status: number,
+    reason: string | undefined,
+    detail: string,
+    options?: KubeauthErrorOptions,
+  ) {
+    super(
+      "WEBSOCKET_REFUSED",
+      status === 0
+        ? `WebSocket upgrade failed: ${detail}`
+        : `WebSocket upgrade refused with HTTP ${status}: ${detail}`,
+      options,
+    );
+    this.name = "WebSocketRefusedError";
+    this.status = status;
+    this.reason = reason;
+  }
 }

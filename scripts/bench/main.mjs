@@ -16,6 +16,8 @@
 // 7 cli    `kubeauth fetch /version` per process vs `kubectl get --raw`
 // 8 cache  credential cache across processes, 300 ms plugin: kubectl through
 //          `kubeauth cached`, and `kubeauth fetch --cache`, vs plain kubectl
+// 9 streams  port-forward MiB/s vs direct TCP; exec 1-byte echo round trip
+//            (scripts/bench/streams.ts)
 //
 // The per-runtime scripts are scripts/bench/*.ts: Deno and Bun run them as
 // they are; Node runs esbuild bundles written to .cache/bench/. Every server
@@ -44,6 +46,7 @@ const ALL = [
   "client-node",
   "cli",
   "cache",
+  "streams",
 ];
 const only = new Set(listFlag("only", ALL));
 const runtimes = listFlag("runtimes", ["deno", "bun", "node"]);
@@ -184,6 +187,12 @@ if (only.has("client-node")) {
     join(cacheDir, "bench_client_node.mjs"),
   );
 }
+if (needNode && only.has("streams")) {
+  await esbuild(
+    "scripts/bench/streams.ts",
+    join(cacheDir, "bench_streams.mjs"),
+  );
+}
 let compiled = null;
 let nodeCli = null;
 if (only.has("cli")) {
@@ -290,6 +299,18 @@ if (only.has("cache")) {
     ...(compiled ? ["--bin", compiled] : []),
   ]);
   results.scenarios.cache = parseResult(r);
+}
+if (only.has("streams")) {
+  results.scenarios.streams = {};
+  for (const rt of runtimes) {
+    process.stderr.write(dim(`\n== streams on ${rt}\n`));
+    const [cmd, args] = command(rt, "scripts/bench/streams.ts");
+    const r = await run(cmd, [
+      ...args,
+      ...(quick ? ["--mib", "8", "--rounds", "1", "--echoes", "50"] : []),
+    ]);
+    results.scenarios.streams[rt] = parseResult(r);
+  }
 }
 results.totalSeconds = Math.round((Date.now() - t0) / 1000);
 
@@ -649,6 +670,35 @@ if (S.cache && !S.cache.error) {
       fmt(c.fetchCacheMs)
     }; plugin runs ${c.pluginRuns.kubectl} / ${c.pluginRuns.wrapped} / ${c.pluginRuns.fetch}`,
   );
+}
+if (S.streams) {
+  console.log(dim("9 streams (scripts/bench/streams.ts):"));
+  for (const rt of RT) {
+    const x = S.streams[rt];
+    if (!x) continue;
+    if (x.error) {
+      console.log(red(`    ${rt.padEnd(5)} ${x.error}`));
+      missed.push(`9 streams on ${rt}: ${x.error}`);
+      continue;
+    }
+    const ok = x.ratio >= 0.5;
+    if (!ok) {
+      missed.push(
+        `9 port-forward / direct TCP on ${rt}: ${
+          fmt(x.ratio, 2)
+        }× (target ≥ 0.5×)`,
+      );
+    }
+    console.log(
+      `    ${rt.padEnd(5)} port-forward ${
+        fmt(x.portForwardMiBps, 1)
+      } MiB/s vs direct TCP ${fmt(x.directMiBps, 1)} MiB/s = ${
+        fmt(x.ratio, 2)
+      }× ${mark(ok)}   exec 1-byte echo ${
+        fmt(x.execEchoMedianMs, 2)
+      } ms median`,
+    );
+  }
 }
 console.log(
   dim(

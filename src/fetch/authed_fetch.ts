@@ -16,6 +16,8 @@ import type { TransportEvent } from "./connection_registry.ts";
 import { createCredentialSource } from "./credential_source.ts";
 import type { CredentialSourceOptions } from "./credential_source.ts";
 import { clusterTarget } from "./request.ts";
+import { SocketTransport } from "./socket_transport.ts";
+import type { WebSocketRequestOptions } from "./web_socket.ts";
 import type { CredentialSource } from "../credentials/credentials.ts";
 import type { ExecEvent } from "../exec/events.ts";
 import { resolveDefaultContext } from "../kubeconfig/mod.ts";
@@ -186,6 +188,35 @@ export interface AuthedFetch {
    * reject with `CLOSED`. Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Opens a WebSocket to the cluster with the current credentials: the
+   * Bearer token as a header, the client certificate on the TLS connection,
+   * the same origin and path-prefix rules as the fetch. Resolves once the
+   * socket is open (`binaryType` `arraybuffer`); messages the server sends
+   * before the caller's first `message` listener are held for it.
+   *
+   * - A refused upgrade rejects with a `WebSocketRefusedError`
+   *   (`WEBSOCKET_REFUSED`) carrying the HTTP status and the server's Status
+   *   message; a 401 refreshes the credentials and tries once more.
+   * - A socket opened with a client certificate that has since rotated is
+   *   closed at the drain deadline (`drainTimeoutMs`), like a watch;
+   *   {@linkcode AuthedFetch.close} closes every socket.
+   *
+   * @example Usage
+   * ```ts ignore
+   * import { createAuthedFetch } from "@kubeauth/fetch";
+   * const kube = await createAuthedFetch();
+   * const ws = await kube.webSocket(
+   *   "/api/v1/namespaces/default/pods/web/exec?command=date&stdout=true",
+   *   { protocols: ["v5.channel.k8s.io"] },
+   * );
+   * ws.onmessage = (e) => console.log(new Uint8Array(e.data));
+   * ```
+   */
+  webSocket(
+    path: string | URL,
+    options?: WebSocketRequestOptions,
+  ): Promise<WebSocket>;
 }
 
 /**
@@ -236,7 +267,12 @@ export async function createAuthedFetch(
       credentialCache: options.credentialCache,
     });
   const registry = new ConnectionRegistry({
-    createTransport: (o) => adapter.createTransport(o),
+    createTransport: (o) =>
+      new SocketTransport(
+        adapter.createTransport(o),
+        adapter.openWebSocket,
+        o,
+      ),
     tls,
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     onEvent,
@@ -258,6 +294,10 @@ export async function createAuthedFetch(
     context: { value: ctx.contextName, enumerable: true },
     namespace: { value: ctx.namespace, enumerable: true },
     close: { value: () => client.close() },
+    webSocket: {
+      value: (path: string | URL, o?: WebSocketRequestOptions) =>
+        client.webSocket(path, o),
+    },
   }) as AuthedFetch;
 }
 

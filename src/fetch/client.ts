@@ -23,6 +23,13 @@ import type {
 } from "../credentials/credentials.ts";
 import { makeCredentials } from "../credentials/credentials.ts";
 import { closedError, KubeauthError } from "../errors.ts";
+import {
+  connectSocket,
+  HandshakeFailure,
+  refusal,
+  toWebSocketUrl,
+} from "./web_socket.ts";
+import type { SocketOpener, WebSocketRequestOptions } from "./web_socket.ts";
 
 /** Options of {@linkcode ClusterClient}. */
 export interface ClusterClientOptions {
@@ -139,6 +146,53 @@ export class ClusterClient {
     const res = await this.#send(p, inFlight);
     if (res.status !== 401 && !isRedirect(res.status)) return res;
     return this.#answer(p, inFlight, res);
+  }
+
+  /**
+   * Opens a WebSocket to the cluster (see {@linkcode AuthedFetch}'s
+   * `webSocket` for the rules). A failed upgrade is explained by the same
+   * URL as a plain GET with the same credentials: a 401 refreshes the
+   * credentials and tries once more; another status becomes a
+   * `WebSocketRefusedError` with the server's Status message.
+   *
+   * @param input A path or a URL of the cluster's origin.
+   * @param options Subprotocols and an abort signal.
+   * @returns The open socket.
+   */
+  async webSocket(
+    input: string | URL,
+    options: WebSocketRequestOptions = {},
+  ): Promise<WebSocket> {
+    if (this.#closing !== undefined) throw closedError();
+    const url = resolveUrl(this.#options.target, input);
+    const signal = options.signal;
+    signal?.throwIfAborted();
+    const probe: PreparedRequest = { ...plainGet(url), signal };
+    let pairing = await this.#pick(probe);
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await connectSocket(
+          pairing.generation.transport as unknown as SocketOpener,
+          toWebSocketUrl(url),
+          pairing.authorization,
+          options.protocols,
+          signal,
+        );
+      } catch (err) {
+        if (this.#closing !== undefined) throw closedError(err);
+        if (!(err instanceof HandshakeFailure)) throw err;
+        const res = await sendOn(probe, pairing);
+        if (res.status === 401 && attempt === 0) {
+          const next = await this.#refresh(pairing.creds, res, signal);
+          if (next !== null) {
+            await discard(res);
+            pairing = await this.#pairingFor(next, signal);
+            continue;
+          }
+        }
+        throw await refusal(res, err.message);
+      }
+    }
   }
 
   /**

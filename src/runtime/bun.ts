@@ -21,6 +21,8 @@ import type {
   Transport,
   TransportOptions,
 } from "./types.ts";
+import { openBunWebSocket } from "./websocket_bun.ts";
+import { createNodeStreamsSupport } from "./streams_node.ts";
 
 interface BunSubprocess {
   readonly pid: number;
@@ -95,6 +97,8 @@ export function createBunAdapter(): RuntimeAdapter {
     cwd: () => process.cwd(),
     createTransport: (options) => createBunTransport(B, options),
     cacheFiles: nodeCacheFiles(os),
+    openWebSocket: openBunWebSocket,
+    streams: createNodeStreamsSupport(),
   };
 }
 

@@ -22,6 +22,8 @@ import type {
   Transport,
   TransportOptions,
 } from "./types.ts";
+import { openDenoWebSocket } from "./websocket_deno.ts";
+import { createDenoStreamsSupport } from "./streams_deno.ts";
 
 interface DenoChild {
   readonly pid: number;
@@ -120,6 +122,8 @@ export function createDenoAdapter(): RuntimeAdapter {
     cwd: () => D.cwd(),
     createTransport: (options) => createDenoTransport(D, options),
     cacheFiles: denoCacheFiles(),
+    openWebSocket: openDenoWebSocket,
+    streams: createDenoStreamsSupport(),
   };
 }
 

@@ -26,6 +26,13 @@ export type {
 } from "./types.ts";
 export { SpawnError } from "./types.ts";
 export type { CacheFileSystem, FileInfo } from "./types.ts";
+export type {
+  StreamsSupport,
+  TcpConnection,
+  TcpListener,
+  WebSocketOptions,
+  WebSocketSupport,
+} from "./types.ts";
 export { detectRuntime } from "./detect.ts";
 
 let cached: Promise<RuntimeAdapter> | undefined;

@@ -21,6 +21,7 @@ import { probeExecutable, spawnErrorFromCode } from "./node_common.ts";
 import { createHttpsPool } from "./https_pool.ts";
 import { nodeCacheFiles } from "./node_files.ts";
 import { createTrackedTransport } from "./tracked_transport.ts";
+import { createNodeStreamsSupport } from "./streams_node.ts";
 import type {
   ChildProcess,
   ExitStatus,
@@ -58,6 +59,14 @@ export function createNodeAdapter(): RuntimeAdapter {
     cwd: () => process.cwd(),
     createTransport: createNodeTransport,
     cacheFiles: nodeCacheFiles(os),
+    // undici (its WebSocket client) loads on first use only: ~190 ms of start-up.
+    openWebSocket: async (url, tls, options) =>
+      (await import("./websocket_node.ts")).openNodeWebSocket(
+        url,
+        tls,
+        options,
+      ),
+    streams: createNodeStreamsSupport(),
   };
 }
 

@@ -181,6 +181,13 @@ export interface RuntimeAdapter {
    * plugins uncached and says why in an event).
    */
   cacheFiles?: CacheFileSystem;
+  /**
+   * Opens a client WebSocket with a TLS identity (see
+   * {@linkcode WebSocketSupport}); absent on adapters without WebSockets.
+   */
+  openWebSocket?: WebSocketSupport["openWebSocket"];
+  /** TCP listener, raw terminal mode, terminal size, signals (the streams CLI). */
+  streams?: StreamsSupport;
 }
 
 /** What {@linkcode RuntimeAdapter.fileInfo} reports about a path itself. */
@@ -242,4 +249,69 @@ export interface CacheFileSystem {
     command: string,
     env: Readonly<Record<string, string>>,
   ): string | undefined;
+}
+
+/** What {@linkcode RuntimeAdapter.openWebSocket} sends in the upgrade request. */
+export interface WebSocketOptions {
+  /** Subprotocols offered (`Sec-WebSocket-Protocol`), most preferred first. */
+  protocols?: readonly string[];
+  /** Extra request headers (e.g. `Authorization`). */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Runtime WebSocket support, as an adapter may provide it: a client
+ * WebSocket whose TLS connection carries the identity of a
+ * {@linkcode TransportOptions} (its CA, client certificate and key, server
+ * name, proxy). One connection per socket, released when the socket closes.
+ */
+export interface WebSocketSupport {
+  /**
+   * Opens (starts connecting) a WebSocket. The socket's `binaryType` is
+   * `arraybuffer`. Throws `UNSUPPORTED` for options the runtime cannot do.
+   * An adapter may return a promise (Node loads its WebSocket client on
+   * first use, to keep it off the start-up of every other program).
+   */
+  openWebSocket(
+    url: string,
+    tls: TransportOptions,
+    options: WebSocketOptions,
+  ): WebSocket | Promise<WebSocket>;
+}
+
+/** One accepted TCP connection. */
+export interface TcpConnection {
+  /** Bytes from the peer; ends when the peer closes its side. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; closing it ends our side. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Closes the connection at once. Idempotent. */
+  close(): void;
+}
+
+/** A listening TCP socket. */
+export interface TcpListener {
+  /** The bound port (useful when 0 was asked for). */
+  readonly port: number;
+  /** The bound address. */
+  readonly hostname: string;
+  /** Accepted connections, until {@linkcode TcpListener.close}. */
+  accept(): AsyncIterable<TcpConnection>;
+  /** Stops listening (accepted connections stay open). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The terminal and network facts the streams CLI (exec -t, port-forward) needs. */
+export interface StreamsSupport {
+  /** Listens on a TCP address. Rejects with the runtime's error (e.g. EADDRINUSE). */
+  listenTcp(options: { hostname: string; port: number }): Promise<TcpListener>;
+  /** Puts the process's stdin terminal in raw mode (or back). No-op without a terminal. */
+  setRawMode(raw: boolean): void;
+  /** The stdout terminal's size, `undefined` when stdout is not a terminal. */
+  terminalSize(): { columns: number; rows: number } | undefined;
+  /** Calls `listener` on each such signal until the returned function is called. */
+  onSignal(
+    signal: "SIGINT" | "SIGTERM" | "SIGWINCH",
+    listener: () => void,
+  ): () => void;
 }

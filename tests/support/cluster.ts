@@ -174,6 +174,40 @@ export interface TestCluster {
   destroyConnections(): Promise<void>;
   /** Ends the server's stdin, waits for it to exit, removes dir. Idempotent. */
   close(): Promise<void>;
+  /** The stream sessions (exec, attach, portforward) the server saw. */
+  streams(): Promise<{ sessions: StreamRecord[] }>;
+  /** Sets the stream endpoints' subprotocols (most preferred first) or attach command. */
+  configureStreams(
+    partial: { protocols?: string[]; attachCommand?: string[] },
+  ): Promise<void>;
+  /** Server side: kills every stream's process and drops its socket. */
+  destroyStreams(): Promise<void>;
+}
+
+/** One exec, attach or portforward session the server accepted. */
+export interface StreamRecord {
+  /** `exec`, `attach` or `portforward`. */
+  kind: string;
+  /** The pod name. */
+  pod: string;
+  /** The namespace. */
+  namespace: string;
+  /** The authenticated user. */
+  user: string;
+  /** The negotiated subprotocol. */
+  protocol: string;
+  /** The query string. */
+  query: string;
+  /** Resize messages received (`{Width, Height}`). */
+  resizes: { Width: number; Height: number }[];
+  /** Bytes received on stdin (or the data channel). */
+  stdinBytes: number;
+  /** How the process ended, null while running. */
+  exit: { code: number | null; signal: string | null } | null;
+  /** The WebSocket closed. */
+  closed: boolean;
+  /** The process id (exec, attach). */
+  pid?: number;
 }
 
 /** Options of {@linkcode startCluster}. */
@@ -439,6 +473,13 @@ export async function startCluster(
     },
     async destroyConnections() {
       await control("POST", "/destroy-connections");
+    },
+    streams: () => control("GET", "/streams"),
+    async configureStreams(partial) {
+      await control("POST", "/stream-config", partial);
+    },
+    async destroyStreams() {
+      await control("POST", "/destroy-streams");
     },
     close() {
       closing ??= (async () => {

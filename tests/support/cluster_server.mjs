@@ -35,6 +35,13 @@ import https from "node:https";
 import http from "node:http";
 import http2 from "node:http2";
 import { constants } from "node:crypto";
+import {
+  configureStreams,
+  destroyStreams,
+  onStreamUpgrade,
+  streamRecords,
+  streamRoute,
+} from "./stream_server.mjs";
 
 /** @type {{connections: object[], requests: object[]}} */
 const records = { connections: [], requests: [] };
@@ -332,6 +339,7 @@ async function route(req, res, url, auth, conn) {
     res.writeHead(code, { location: to, "content-length": 0 });
     return res.end();
   }
+  if (streamRoute(req, res, url, auth, sendJson)) return;
   return sendJson(
     res,
     404,
@@ -477,6 +485,12 @@ function startApiServer() {
   }
   server.setTimeout(0);
   server.on("secureConnection", onSecureConnection);
+  // Stream endpoints (exec, attach, portforward): see stream_server.mjs.
+  server.on("upgrade", (req, socket, head) => {
+    const conn = socket[CONN] ?? null;
+    if (conn) conn.requests++;
+    onStreamUpgrade(req, socket, head, (r) => authenticate(r, conn));
+  });
   server.on("tlsClientError", () => {
     // A rejected handshake (bad client cert with requireClientCert, ...):
     // nothing to record, and nothing to crash on.
@@ -581,6 +595,20 @@ function controlHandler(req, res) {
     return;
   }
   if (req.method === "GET" && p === "/healthz") {
+    return sendJson(res, 200, { ok: true });
+  }
+  if (req.method === "GET" && p === "/streams") {
+    return sendJson(res, 200, streamRecords);
+  }
+  if (req.method === "POST" && p === "/stream-config") {
+    return readBody(req).then((text) => {
+      configureStreams(JSON.parse(text || "{}"));
+      sendJson(res, 200, { ok: true });
+    });
+  }
+  if (req.method === "POST" && p === "/destroy-streams") {
+    destroyStreams();
+    req.resume();
     return sendJson(res, 200, { ok: true });
   }
   sendJson(res, 404, { ok: false, error: `no control route ${p}` });
