@@ -91,3 +91,22 @@ export type {
   ResolvedExecConfig,
   ResolvedUser,
 } from "./src/kubeconfig/mod.ts";
+
+// HTTP errors as typed errors, and watches.
+export {
+  ensureOk,
+  httpError,
+  KubeauthHttpError,
+  statusError,
+} from "./src/http/http_error.ts";
+export type {
+  KubeauthHttpErrorOptions,
+  KubernetesStatus,
+} from "./src/http/http_error.ts";
+export { watch } from "./src/watch/watch.ts";
+export type {
+  KubeFetch,
+  KubernetesObject,
+  WatchEvent,
+  WatchOptions,
+} from "./src/watch/watch.ts";

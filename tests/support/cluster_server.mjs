@@ -20,7 +20,9 @@
 // Routes (all but /healthz need auth): GET /version, GET /api/v1/namespaces,
 // GET /api/v1/namespaces/default/pods[?watch=true&intervalMs=N&count=K],
 // POST /apis/authentication.k8s.io/v1/selfsubjectreviews, GET|POST /echo,
-// GET /slow?ms=N, GET /redirect?to=URL&status=302.
+// GET /slow?ms=N, GET /redirect?to=URL&status=302; ConfigMaps with watches
+// under /api/v1/namespaces/{ns}/configmaps (tests/support/object_store.mjs,
+// with its control routes under /store/).
 //
 // Control server (plain HTTP, 127.0.0.1:controlPort, JSON): GET /connections,
 // GET /requests, GET /stats, POST /config, POST /reset,
@@ -35,6 +37,7 @@ import https from "node:https";
 import http from "node:http";
 import http2 from "node:http2";
 import { constants } from "node:crypto";
+import * as store from "./object_store.mjs";
 
 /** @type {{connections: object[], requests: object[]}} */
 const records = { connections: [], requests: [] };
@@ -332,6 +335,7 @@ async function route(req, res, url, auth, conn) {
     res.writeHead(code, { location: to, "content-length": 0 });
     return res.end();
   }
+  if (store.handles(path)) return store.route(req, res, url);
   return sendJson(
     res,
     404,
@@ -583,6 +587,7 @@ function controlHandler(req, res) {
   if (req.method === "GET" && p === "/healthz") {
     return sendJson(res, 200, { ok: true });
   }
+  if (p.startsWith("/store/") && store.control(req, res, p)) return;
   sendJson(res, 404, { ok: false, error: `no control route ${p}` });
 }
 
