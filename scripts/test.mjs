@@ -101,6 +101,7 @@ if (!only) {
     "src/runtime/mod.ts",
     "src/cli.ts",
     "src/integrations/client_node.ts",
+    "src/integrations/cloudydeno.ts",
   ]);
   await check("deno publish --dry-run", deno, [
     "publish",

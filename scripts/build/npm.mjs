@@ -18,6 +18,7 @@ await build({
     cli: "src/cli.ts",
     runtime: "src/runtime/mod.ts",
     "client-node": "src/integrations/client_node.ts",
+    cloudydeno: "src/integrations/cloudydeno.ts",
   },
   outdir: "dist",
   bundle: true,
@@ -51,6 +52,7 @@ for (
       "client-node",
       "./types/src/integrations/client_node.ts",
     ],
+    ["cloudydeno", "./types/src/integrations/cloudydeno.ts"],
   ]
 ) {
   writeFileSync(
