@@ -4,7 +4,7 @@
 // (ratios first, then the raw numbers) with the machine it ran on, and writes
 // everything to .cache/bench-results.json. About 2–4 minutes on 2 cores.
 //
-//   node scripts/bench/main.mjs [--only hot,cold,storm,soak,exec,client-node,cli]
+//   node scripts/bench/main.mjs [--only hot,cold,storm,soak,exec,client-node,cli,client-node-kubeauth]
 //                          [--runtimes deno,bun,node] [--quick]
 //
 // 1 hot    sequential keep-alive requests, kubeauth vs the runtime's raw fetch
@@ -14,6 +14,8 @@
 // 5 exec   plugin acquisition vs bare spawn (scripts/bench/exec.ts)
 // 6 client-node  kubeauth vs @kubernetes/client-node on Node
 // 7 cli    `kubeauth fetch /version` per process vs `kubectl get --raw`
+// 8 client-node-kubeauth  client-node's CoreV1Api through kubeauth vs alone,
+//          on every runtime (scripts/bench/client_node_kubeauth.ts)
 //
 // The per-runtime scripts are scripts/bench/*.ts: Deno and Bun run them as
 // they are; Node runs esbuild bundles written to .cache/bench/. Every server
@@ -33,7 +35,16 @@ const listFlag = (name, all) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1].split(",") : all;
 };
-const ALL = ["hot", "cold", "storm", "soak", "exec", "client-node", "cli"];
+const ALL = [
+  "hot",
+  "cold",
+  "storm",
+  "soak",
+  "exec",
+  "client-node",
+  "cli",
+  "client-node-kubeauth",
+];
 const only = new Set(listFlag("only", ALL));
 const runtimes = listFlag("runtimes", ["deno", "bun", "node"]);
 const quick = argv.includes("--quick");
@@ -173,6 +184,16 @@ if (only.has("client-node")) {
     join(cacheDir, "bench_client_node.mjs"),
   );
 }
+if (needNode && only.has("client-node-kubeauth")) {
+  // client-node 2.x needs Node >= 22.19: on older Node, bundle 1.x.
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  const old = major < 22 || (major === 22 && minor < 19);
+  await esbuild(
+    "scripts/bench/client_node_kubeauth.ts",
+    join(cacheDir, "bench_client_node_kubeauth.mjs"),
+    old ? ["--alias:@kubernetes/client-node=client-node-1"] : [],
+  );
+}
 let compiled = null;
 let nodeCli = null;
 if (only.has("cli")) {
@@ -258,6 +279,18 @@ if (only.has("cli")) {
     ...(nodeCli ? ["--node-cli", nodeCli] : []),
   ]);
   results.scenarios.cli = parseResult(r);
+}
+if (only.has("client-node-kubeauth")) {
+  results.scenarios["client-node-kubeauth"] = {};
+  for (const rt of runtimes) {
+    process.stderr.write(dim(`\n== client-node-kubeauth on ${rt}\n`));
+    const [cmd, args] = command(rt, "scripts/bench/client_node_kubeauth.ts");
+    const r = await run(cmd, [
+      ...args,
+      ...(quick ? ["--n", "100", "--rounds", "1"] : []),
+    ]);
+    results.scenarios["client-node-kubeauth"][rt] = parseResult(r);
+  }
 }
 results.totalSeconds = Math.round((Date.now() - t0) / 1000);
 
@@ -533,6 +566,35 @@ row(
       ? null
       : pair(cn.kubeauthPluginRuns, cn.clientNodePluginRuns),
 );
+const cnk = (pick) => raw("client-node-kubeauth", pick);
+row(
+  "8 client-node CoreV1Api via kubeauth / alone (req/s)",
+  "",
+  cnk((r) =>
+    r.clientNodeRps === null
+      ? { text: "alone fails" }
+      : { text: `${fmt(r.viaKubeauthRps)} / ${fmt(r.clientNodeRps)}` }
+  ),
+);
+row(
+  "  handshakes in the hot rounds, via / alone",
+  "",
+  cnk((r) => pair(r.viaKubeauthHandshakes, r.clientNodeHandshakes)),
+);
+row(
+  "  200 concurrent: plugin runs via / alone",
+  "",
+  cnk((r) => pair(r.coldViaKubeauth?.pluginRuns, r.coldClientNode?.pluginRuns)),
+);
+row(
+  "  200 concurrent: failures via / alone",
+  "",
+  cnk((r) => pair(r.coldViaKubeauth?.failures, r.coldClientNode?.failures)),
+);
+for (const rt of RT) {
+  const e = get("client-node-kubeauth", rt)?.clientNodeError;
+  if (e) console.log(dim(`8 on ${rt}: client-node alone failed: ${e}`));
+}
 if (S.cli?.variants) {
   console.log(
     dim(

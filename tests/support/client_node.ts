@@ -8,6 +8,7 @@
 export {
   ApiException,
   CoreV1Api,
+  KubeConfig,
   KubernetesObjectApi,
 } from "@kubernetes/client-node";
 export type { V1ConfigMap } from "./client_node_types.d.ts";

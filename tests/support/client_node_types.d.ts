@@ -5,7 +5,11 @@ import type {
   KubernetesListObject,
   KubernetesObject,
 } from "../../src/integrations/client_node_api.d.ts";
-export * from "../../src/integrations/client_node_api.d.ts";
+export type {
+  Configuration,
+  KubernetesListObject,
+  KubernetesObject,
+} from "../../src/integrations/client_node_api.d.ts";
 
 /** A ConfigMap. */
 export interface V1ConfigMap extends KubernetesObject {
@@ -39,6 +43,13 @@ export declare class KubernetesObjectApi {
   read<T extends KubernetesObject>(spec: T): Promise<T>;
   create<T extends KubernetesObject>(spec: T): Promise<T>;
   delete(spec: KubernetesObject): Promise<unknown>;
+}
+
+/** A kubeconfig, loaded the library's own way. */
+export declare class KubeConfig {
+  constructor();
+  loadFromFile(path: string): void;
+  makeApiClient<T>(api: new (configuration: Configuration) => T): T;
 }
 
 /** A failed generated call. */
