@@ -151,10 +151,11 @@ export function kubeauthConfiguration(kube: AuthedFetch): Configuration {
 }
 
 /** Receives each event of a `Watch.watch()` call: type, object, the whole event. */
-// deno-lint-ignore no-explicit-any
 export type WatchCallback = (
   phase: string,
+  // deno-lint-ignore no-explicit-any
   apiObj: any,
+  // deno-lint-ignore no-explicit-any
   watchObj?: any,
 ) => void;
 /** Called once when a `Watch.watch()` call ends: `null`, or the error. */
