@@ -259,3 +259,51 @@ test(
     });
   },
 );
+
+test("client-node: an informer relists after its resourceVersion expires (410 through KubeauthWatch)", async () => {
+  const { kube } = await pluginKube();
+  const core = new CoreV1Api(kubeauthConfiguration(kube));
+  const namespace = "cn5";
+  const informer = makeKubeauthInformer<V1ConfigMap>(
+    kube,
+    `/api/v1/namespaces/${namespace}/configmaps`,
+    () => core.listNamespacedConfigMap({ namespace }),
+  );
+  const log = new EventLog<string>();
+  informer.on("add", (o) => log.push(`add ${o.metadata?.name}`));
+  informer.on("error", (e) => log.push(`error ${e}`));
+  informer.on("connect", () => log.push("connect"));
+  await informer.start();
+  try {
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: configMap("a") as V1ConfigMap,
+    });
+    await log.waitFor((e) => e === "add a");
+    const listsBefore = (await cluster.requests()).filter((r) =>
+      r.path === `/api/v1/namespaces/${namespace}/configmaps`
+    ).length;
+    // Forget the history, then end the watch: the informer reconnects
+    // from a's version, gets a 410 ERROR event, and lists again.
+    await storeControl(cluster, "compact");
+    await storeControl(cluster, "end-watches");
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: configMap("b") as V1ConfigMap,
+    });
+    await log.waitFor((e) =>
+      e === "add b"
+    );
+    const lists = (await cluster.requests()).filter((r) =>
+      r.path === `/api/v1/namespaces/${namespace}/configmaps`
+    ).length;
+    assert.ok(lists > listsBefore, "the informer listed again");
+    assert.deepEqual(
+      informer.list(namespace).map((o) => o.metadata?.name).sort(),
+      ["a", "b"],
+    );
+    assert.equal(log.events.filter((e) => e.startsWith("error")).length, 0);
+  } finally {
+    await informer.stop();
+  }
+});
