@@ -115,3 +115,22 @@ export type {
   PortForwardOptions,
   PortForwardStream,
 } from "./src/streams/port_forward.ts";
+
+// HTTP errors as typed errors, and watches.
+export {
+  ensureOk,
+  httpError,
+  KubeauthHttpError,
+  statusError,
+} from "./src/http/http_error.ts";
+export type {
+  KubeauthHttpErrorOptions,
+  KubernetesStatus,
+} from "./src/http/http_error.ts";
+export { watch } from "./src/watch/watch.ts";
+export type {
+  KubeFetch,
+  KubernetesObject,
+  WatchEvent,
+  WatchOptions,
+} from "./src/watch/watch.ts";

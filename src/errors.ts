@@ -32,6 +32,8 @@ export type KubeauthErrorCode =
   | "CERT_INVALID"
   | "CREDENTIAL_INVALID"
   | "ORIGIN_REFUSED"
+  | "HTTP_ERROR"
+  | "WATCH_EXPIRED"
   | "UNSUPPORTED"
   | "PERMISSION_DENIED"
   | "CLOSED"

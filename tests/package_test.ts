@@ -42,6 +42,18 @@ test("deno.json imports and package.json dependencies name the same ranges", () 
   for (const [name, range] of Object.entries(pkgJson.dependencies ?? {})) {
     fromNpm[name] = `${name} ${range}`;
   }
+  // Optional peers (the clients of the integration subpaths): deno.json
+  // names one of the npm peer range's alternatives (Deno takes no `||`).
+  for (
+    const [name, range] of Object.entries(pkgJson.peerDependencies ?? {})
+  ) {
+    const alternatives = String(range).split("||").map((r) => r.trim());
+    assert.ok(
+      alternatives.includes(fromDeno[name]?.slice(name.length + 1)),
+      `deno.json imports ${name} within the peer range ${range}`,
+    );
+    delete fromDeno[name];
+  }
   assert.deepEqual(fromDeno, fromNpm);
 });
 

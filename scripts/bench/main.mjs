@@ -4,7 +4,7 @@
 // (ratios first, then the raw numbers) with the machine it ran on, and writes
 // everything to .cache/bench-results.json. About 2–4 minutes on 2 cores.
 //
-//   node scripts/bench/main.mjs [--only hot,cold,storm,soak,exec,client-node,cli,cache]
+//   node scripts/bench/main.mjs [--only hot,cold,storm,soak,exec,client-node,cli,cache,streams,client-node-kubeauth]
 //                          [--runtimes deno,bun,node] [--quick]
 //
 // 1 hot    sequential keep-alive requests, kubeauth vs the runtime's raw fetch
@@ -18,6 +18,8 @@
 //          `kubeauth cached`, and `kubeauth fetch --cache`, vs plain kubectl
 // 9 streams  port-forward MiB/s vs direct TCP; exec 1-byte echo round trip
 //            (scripts/bench/streams.ts)
+// 10 client-node-kubeauth  client-node's CoreV1Api through kubeauth vs alone,
+//          on every runtime (scripts/bench/client_node_kubeauth.ts)
 //
 // The per-runtime scripts are scripts/bench/*.ts: Deno and Bun run them as
 // they are; Node runs esbuild bundles written to .cache/bench/. Every server
@@ -47,6 +49,7 @@ const ALL = [
   "cli",
   "cache",
   "streams",
+  "client-node-kubeauth",
 ];
 const only = new Set(listFlag("only", ALL));
 const runtimes = listFlag("runtimes", ["deno", "bun", "node"]);
@@ -193,6 +196,16 @@ if (needNode && only.has("streams")) {
     join(cacheDir, "bench_streams.mjs"),
   );
 }
+if (needNode && only.has("client-node-kubeauth")) {
+  // client-node 2.x needs Node >= 22.19: on older Node, bundle 1.x.
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  const old = major < 22 || (major === 22 && minor < 19);
+  await esbuild(
+    "scripts/bench/client_node_kubeauth.ts",
+    join(cacheDir, "bench_client_node_kubeauth.mjs"),
+    old ? ["--alias:@kubernetes/client-node=client-node-1"] : [],
+  );
+}
 let compiled = null;
 let nodeCli = null;
 if (only.has("cli")) {
@@ -310,6 +323,18 @@ if (only.has("streams")) {
       ...(quick ? ["--mib", "8", "--rounds", "1", "--echoes", "50"] : []),
     ]);
     results.scenarios.streams[rt] = parseResult(r);
+  }
+}
+if (only.has("client-node-kubeauth")) {
+  results.scenarios["client-node-kubeauth"] = {};
+  for (const rt of runtimes) {
+    process.stderr.write(dim(`\n== client-node-kubeauth on ${rt}\n`));
+    const [cmd, args] = command(rt, "scripts/bench/client_node_kubeauth.ts");
+    const r = await run(cmd, [
+      ...args,
+      ...(quick ? ["--n", "100", "--rounds", "1"] : []),
+    ]);
+    results.scenarios["client-node-kubeauth"][rt] = parseResult(r);
   }
 }
 results.totalSeconds = Math.round((Date.now() - t0) / 1000);
@@ -640,6 +665,35 @@ row(
       ? null
       : pair(cn.kubeauthPluginRuns, cn.clientNodePluginRuns),
 );
+const cnk = (pick) => raw("client-node-kubeauth", pick);
+row(
+  "10 client-node CoreV1Api via kubeauth / alone (req/s)",
+  "",
+  cnk((r) =>
+    r.clientNodeRps === null
+      ? { text: "alone fails" }
+      : { text: `${fmt(r.viaKubeauthRps)} / ${fmt(r.clientNodeRps)}` }
+  ),
+);
+row(
+  "  handshakes in the hot rounds, via / alone",
+  "",
+  cnk((r) => pair(r.viaKubeauthHandshakes, r.clientNodeHandshakes)),
+);
+row(
+  "  200 concurrent: plugin runs via / alone",
+  "",
+  cnk((r) => pair(r.coldViaKubeauth?.pluginRuns, r.coldClientNode?.pluginRuns)),
+);
+row(
+  "  200 concurrent: failures via / alone",
+  "",
+  cnk((r) => pair(r.coldViaKubeauth?.failures, r.coldClientNode?.failures)),
+);
+for (const rt of RT) {
+  const e = get("client-node-kubeauth", rt)?.clientNodeError;
+  if (e) console.log(dim(`10 on ${rt}: client-node alone failed: ${e}`));
+}
 if (S.cli?.variants) {
   console.log(
     dim(

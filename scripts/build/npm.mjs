@@ -17,6 +17,8 @@ await build({
     mod: "mod.ts",
     cli: "src/cli.ts",
     runtime: "src/runtime/mod.ts",
+    "client-node": "src/integrations/client_node.ts",
+    cloudydeno: "src/integrations/cloudydeno.ts",
   },
   outdir: "dist",
   bundle: true,
@@ -39,10 +41,19 @@ execFileSync(join(root, "node_modules", ".bin", "tsc"), [
 
 // tsc keeps `./x.ts` specifiers in declarations; point the entry types at them.
 for (
-  const [name, from] of [["mod", "./types/mod.ts"], [
-    "cli",
-    "./types/src/cli.ts",
-  ], ["runtime", "./types/src/runtime/mod.ts"]]
+  const [name, from] of [
+    ["mod", "./types/mod.ts"],
+    [
+      "cli",
+      "./types/src/cli.ts",
+    ],
+    ["runtime", "./types/src/runtime/mod.ts"],
+    [
+      "client-node",
+      "./types/src/integrations/client_node.ts",
+    ],
+    ["cloudydeno", "./types/src/integrations/cloudydeno.ts"],
+  ]
 ) {
   writeFileSync(
     join(dist, `${name}.d.ts`),

@@ -20,7 +20,9 @@
 // Routes (all but /healthz need auth): GET /version, GET /api/v1/namespaces,
 // GET /api/v1/namespaces/default/pods[?watch=true&intervalMs=N&count=K],
 // POST /apis/authentication.k8s.io/v1/selfsubjectreviews, GET|POST /echo,
-// GET /slow?ms=N, GET /redirect?to=URL&status=302.
+// GET /slow?ms=N, GET /redirect?to=URL&status=302; ConfigMaps with watches
+// under /api/v1/namespaces/{ns}/configmaps (tests/support/object_store.mjs,
+// with its control routes under /store/).
 //
 // Control server (plain HTTP, 127.0.0.1:controlPort, JSON): GET /connections,
 // GET /requests, GET /stats, POST /config, POST /reset,
@@ -42,6 +44,7 @@ import {
   streamRecords,
   streamRoute,
 } from "./stream_server.mjs";
+import * as store from "./object_store.mjs";
 
 /** @type {{connections: object[], requests: object[]}} */
 const records = { connections: [], requests: [] };
@@ -340,6 +343,7 @@ async function route(req, res, url, auth, conn) {
     return res.end();
   }
   if (streamRoute(req, res, url, auth, sendJson)) return;
+  if (store.handles(path)) return store.route(req, res, url);
   return sendJson(
     res,
     404,
@@ -611,6 +615,7 @@ function controlHandler(req, res) {
     req.resume();
     return sendJson(res, 200, { ok: true });
   }
+  if (p.startsWith("/store/") && store.control(req, res, p)) return;
   sendJson(res, 404, { ok: false, error: `no control route ${p}` });
 }
 

@@ -1,0 +1,14 @@
+/**
+ * @kubernetes/client-node for the tests, typed by client_node_types.d.ts
+ * (on Node 20 the test runner bundles client-node 1.x in its place).
+ *
+ * @module
+ */
+// @ts-types="./client_node_types.d.ts"
+export {
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+} from "@kubernetes/client-node";
+export type { V1ConfigMap } from "./client_node_types.d.ts";
