@@ -29,7 +29,8 @@
 import { createAuthedFetch } from "./fetch/authed_fetch.ts";
 import type { AuthedFetch } from "./fetch/authed_fetch.ts";
 import { createCredentialSource } from "./fetch/credential_source.ts";
-import { KubeauthError } from "./errors.ts";
+import { ExecPluginError, KubeauthError } from "./errors.ts";
+import { hostPortOf } from "./runtime/transport_error.ts";
 import { resolveDefaultContext } from "./kubeconfig/mod.ts";
 import { getProcessIo } from "./runtime/process_io.ts";
 import type { ProcessIo } from "./runtime/process_io.ts";
@@ -351,13 +352,7 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   if (p.timeout !== undefined) {
-    timer = setTimeout(
-      () =>
-        controller.abort(
-          new Error(`request timed out after ${p.timeout} s (raise --timeout)`),
-        ),
-      p.timeout * 1000,
-    );
+    timer = setTimeout(() => controller.abort(), p.timeout * 1000);
   }
   let kube: AuthedFetch | undefined;
   try {
@@ -400,10 +395,8 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
     );
     return 1;
   } catch (err) {
-    if (
-      controller.signal.aborted && controller.signal.reason instanceof Error
-    ) {
-      throw controller.signal.reason;
+    if (controller.signal.aborted) {
+      throw cliTimeoutError(p.timeout!, kube?.server, err);
     }
     throw err;
   } finally {
@@ -508,6 +501,23 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
   } finally {
     await kube.close();
   }
+}
+
+/**
+ * The error for an expired `--timeout`: says whether the credential plugin
+ * was still running (and was killed) or the server did not answer.
+ */
+function cliTimeoutError(
+  seconds: number,
+  server: URL | undefined,
+  err: unknown,
+): KubeauthError {
+  const plugin = err instanceof ExecPluginError ? err.command : undefined;
+  const where = server === undefined ? "the cluster" : hostPortOf(server.href);
+  const message = plugin !== undefined
+    ? `no answer within ${seconds} s (--timeout): the credential plugin ${plugin} was still running and was killed; raise --timeout if the plugin needs longer (e.g. a login), or check the plugin`
+    : `the request to ${where} got no answer within ${seconds} s (--timeout); check that the API server is healthy and any proxy in the way (proxy-url, HTTPS_PROXY), or raise --timeout`;
+  return new KubeauthError("REQUEST_TIMEOUT", message, { cause: err });
 }
 
 function describe(err: unknown): string {

@@ -34,7 +34,12 @@ export type KubeauthErrorCode =
   | "ORIGIN_REFUSED"
   | "UNSUPPORTED"
   | "PERMISSION_DENIED"
-  | "CLOSED";
+  | "CLOSED"
+  | "TLS_VERIFY_FAILED"
+  | "CONNECTION_FAILED"
+  | "CONNECTION_RESET"
+  | "REQUEST_TIMEOUT"
+  | "REQUEST_INVALID";
 
 /** Options shared by every kubeauth error constructor. */
 export interface KubeauthErrorOptions {
