@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { maskSecrets } from "./mask_secrets.ts";
 import { ExecPluginError } from "../errors.ts";
 import type {
   ChildProcess,
@@ -253,7 +254,8 @@ class PluginRun {
 
   #outcome(status: ExitStatus): ExecPluginRun {
     const o = this.#o;
-    const stderrTail = this.#tail.text();
+    // Kept in errors: what looks like a secret is masked.
+    const stderrTail = maskSecrets(this.#tail.text());
     if (this.#aborted && o.signal) {
       throw o.signal.reason ?? new DOMException("aborted", "AbortError");
     }
