@@ -23,6 +23,7 @@ import type {
   NamedExtension,
 } from "./types.ts";
 import { hasPathSeparator, type PathFlavor, resolvePath } from "./paths.ts";
+import { withRedactedInspect } from "./redact.ts";
 
 /**
  * How many values aliases may add once expanded: far more than any real
@@ -373,7 +374,7 @@ export function normalizeKubeconfig(
   const ext = extensions(c, raw, "");
   if (ext) out.extensions = ext;
   else delete out.extensions;
-  return out;
+  return withRedactedInspect(out);
 }
 
 function normalizeCluster(
