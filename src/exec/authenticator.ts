@@ -118,6 +118,11 @@ export class ExecAuthenticator implements CredentialSource {
   #freshUntil = -Infinity;
   #expiresAt: number | undefined;
   #rejected = false;
+  /** The current credentials came from a run after a 401 (and when). */
+  #afterRejectionAt: number | undefined;
+  /** Fresh credentials rejected again, in a row; the 401 backoff's end. */
+  #unauthorizedStreak = 0;
+  #unauthorizedRetryAt = 0;
   readonly #flight = new SingleFlight<Credentials>();
   #runAbort: AbortController | undefined;
   #failures = 0;
@@ -180,7 +185,11 @@ export class ExecAuthenticator implements CredentialSource {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     const current = this.#current;
-    if (current && !this.#rejected && this.#now() < this.#freshUntil) {
+    const now = this.#now();
+    if (
+      current && now < this.#freshUntil &&
+      (!this.#rejected || now < this.#unauthorizedRetryAt)
+    ) {
       return Promise.resolve(current);
     }
     return this.#flight.join(this.#refresh(undefined), signal);
@@ -208,6 +217,7 @@ export class ExecAuthenticator implements CredentialSource {
     let pending: Promise<Credentials>;
     if (used === this.#current) {
       this.#rejected = true;
+      if (this.#unauthorizedBackoff()) return null;
       pending = this.#refresh(response);
     } else if (this.#flight.current) {
       pending = this.#flight.current;
@@ -267,6 +277,39 @@ export class ExecAuthenticator implements CredentialSource {
     return this.#flight.run(() => this.#run(response));
   }
 
+  /**
+   * After a 401 for the current credentials: true (no plugin run) while
+   * credentials the plugin returned right after an earlier 401 keep being
+   * rejected, with a backoff like after a plugin failure (client-go runs
+   * the plugin again for every 401).
+   */
+  #unauthorizedBackoff(): boolean {
+    const now = this.#now();
+    if (now < this.#unauthorizedRetryAt) return true;
+    const at = this.#afterRejectionAt;
+    const o = this.#options;
+    const max = o.backoffMaxMs ?? BACKOFF_MAX_MS;
+    if (at === undefined || now - at > max) {
+      this.#unauthorizedStreak = 0;
+      return false;
+    }
+    const streak = ++this.#unauthorizedStreak;
+    const base = o.backoffBaseMs ?? BACKOFF_BASE_MS;
+    this.#unauthorizedRetryAt = now +
+      Math.min(max, base * 2 ** Math.min(streak - 1, 30));
+    this.#emit({
+      type: "warning",
+      command: this.command,
+      message:
+        `the server rejected (401) the credentials exec plugin ${this.command} returned right after an earlier 401 (${streak} time${
+          streak === 1 ? "" : "s"
+        } in a row): the server does not accept what the plugin returns, so it is not run again before ${
+          new Date(this.#unauthorizedRetryAt).toISOString()
+        } (backoff); check the plugin's account, cluster or audience settings`,
+    });
+    return true;
+  }
+
   #backoffError(last: ExecPluginError, now: number): ExecPluginError {
     const waitS = Math.max(1, Math.ceil((this.#retryAt - now) / 1000));
     return new ExecPluginError(
@@ -315,6 +358,8 @@ export class ExecAuthenticator implements CredentialSource {
     });
     const abort = new AbortController();
     this.#runAbort = abort;
+    const afterRejection = this.#rejected || response !== undefined;
+    const startedAt = this.#now();
     const started = performance.now();
     let exitCode: number | null = null;
     let credentials: Credentials;
@@ -400,11 +445,13 @@ export class ExecAuthenticator implements CredentialSource {
       signal: null,
       ok: true,
     });
-    this.#accept(credentials);
+    this.#accept(credentials, startedAt);
+    this.#afterRejectionAt = afterRejection ? this.#now() : undefined;
+    if (!afterRejection) this.#unauthorizedStreak = 0;
     return credentials;
   }
 
-  #accept(creds: Credentials): void {
+  #accept(creds: Credentials, startedAt: number): void {
     const now = this.#now();
     const previous = this.#current;
     this.#failures = 0;
@@ -419,14 +466,20 @@ export class ExecAuthenticator implements CredentialSource {
     } else if (exp <= now) {
       const min = this.#options.minValidityMs ?? MIN_VALIDITY_MS;
       this.#freshUntil = now + min;
+      // Expired while the plugin was still running: a slow plugin, not skew.
+      const why = exp >= startedAt
+        ? `expired while the plugin was still running (it took ${
+          Math.round((now - startedAt) / 100) / 10
+        }s; the credentials it returns live shorter than it runs)`
+        : `is already past (local time ${
+          new Date(now).toISOString()
+        }; clock skew?)`;
       this.#emit({
         type: "warning",
         command: this.command,
         message: `exec plugin returned an expirationTimestamp ${
           creds.expiresAt!.toISOString()
-        } that is already past (local time ${
-          new Date(now).toISOString()
-        }; clock skew?); using the credentials for ${
+        } that ${why}; using the credentials for ${
           Math.round(min / 1000)
         }s before running the plugin again`,
       });
