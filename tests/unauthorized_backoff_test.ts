@@ -88,7 +88,7 @@ test("credentials rejected right after a refresh: backoff, not a plugin run per 
     assert.equal(warnings.length, 1, JSON.stringify(events));
     assert.match(
       (warnings[0] as { message: string }).message,
-      /not run again before .* \(backoff\)/,
+      /not run again for a 401 before .* \(backoff\)/,
     );
   } finally {
     await kube.close();

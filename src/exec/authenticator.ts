@@ -118,8 +118,6 @@ export class ExecAuthenticator implements CredentialSource {
   #freshUntil = -Infinity;
   #expiresAt: number | undefined;
   #rejected = false;
-  /** The current credentials came from a run after a 401 (and when). */
-  #afterRejectionAt: number | undefined;
   /** Fresh credentials rejected again, in a row; the 401 backoff's end. */
   #unauthorizedStreak = 0;
   #unauthorizedRetryAt = 0;
@@ -215,9 +213,11 @@ export class ExecAuthenticator implements CredentialSource {
     if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
     signal?.throwIfAborted();
     let pending: Promise<Credentials>;
+    let ours = false;
     if (used === this.#current) {
       this.#rejected = true;
-      if (this.#unauthorizedBackoff()) return null;
+      if (this.#now() < this.#unauthorizedRetryAt) return null;
+      ours = true;
       pending = this.#refresh(response);
     } else if (this.#flight.current) {
       pending = this.#flight.current;
@@ -232,7 +232,12 @@ export class ExecAuthenticator implements CredentialSource {
       if (signal?.aborted || this.#closed) throw err;
       return null;
     }
-    return fresh !== used && !sameSecrets(fresh, used) ? fresh : null;
+    if (fresh !== used && !sameSecrets(fresh, used)) {
+      if (ours) this.#unauthorizedStreak = 0;
+      return fresh;
+    }
+    if (ours && fresh !== used) this.#startUnauthorizedBackoff();
+    return null;
   }
 
   /**
@@ -278,36 +283,29 @@ export class ExecAuthenticator implements CredentialSource {
   }
 
   /**
-   * After a 401 for the current credentials: true (no plugin run) while
-   * credentials the plugin returned right after an earlier 401 keep being
-   * rejected, with a backoff like after a plugin failure (client-go runs
-   * the plugin again for every 401).
+   * The plugin, run after a 401, returned the very credentials the server
+   * had just rejected: running it again for every request would not help
+   * (client-go does), so 401s do not run it before a backoff like after a
+   * plugin failure; a warning event says why.
    */
-  #unauthorizedBackoff(): boolean {
+  #startUnauthorizedBackoff(): void {
     const now = this.#now();
-    if (now < this.#unauthorizedRetryAt) return true;
-    const at = this.#afterRejectionAt;
     const o = this.#options;
-    const max = o.backoffMaxMs ?? BACKOFF_MAX_MS;
-    if (at === undefined || now - at > max) {
-      this.#unauthorizedStreak = 0;
-      return false;
-    }
     const streak = ++this.#unauthorizedStreak;
     const base = o.backoffBaseMs ?? BACKOFF_BASE_MS;
+    const max = o.backoffMaxMs ?? BACKOFF_MAX_MS;
     this.#unauthorizedRetryAt = now +
       Math.min(max, base * 2 ** Math.min(streak - 1, 30));
     this.#emit({
       type: "warning",
       command: this.command,
       message:
-        `the server rejected (401) the credentials exec plugin ${this.command} returned right after an earlier 401 (${streak} time${
+        `the server rejected (401) the credentials of exec plugin ${this.command}, and the plugin, run again, returned the same ones (${streak} time${
           streak === 1 ? "" : "s"
-        } in a row): the server does not accept what the plugin returns, so it is not run again before ${
+        } in a row): it is not run again for a 401 before ${
           new Date(this.#unauthorizedRetryAt).toISOString()
-        } (backoff); check the plugin's account, cluster or audience settings`,
+        } (backoff); check the plugin's account, cluster or audience settings, or that the server accepts its credentials`,
     });
-    return true;
   }
 
   #backoffError(last: ExecPluginError, now: number): ExecPluginError {
@@ -358,7 +356,6 @@ export class ExecAuthenticator implements CredentialSource {
     });
     const abort = new AbortController();
     this.#runAbort = abort;
-    const afterRejection = this.#rejected || response !== undefined;
     const startedAt = this.#now();
     const started = performance.now();
     let exitCode: number | null = null;
@@ -446,8 +443,6 @@ export class ExecAuthenticator implements CredentialSource {
       ok: true,
     });
     this.#accept(credentials, startedAt);
-    this.#afterRejectionAt = afterRejection ? this.#now() : undefined;
-    if (!afterRejection) this.#unauthorizedStreak = 0;
     return credentials;
   }
 
