@@ -80,6 +80,9 @@ Options:
                       (Content-Type defaults to application/json)
   -i, --include       print the status line and headers before the body
   --timeout SECONDS   give up after this many seconds (whole request)
+  --exec-timeout SECONDS
+                      kill the exec credential plugin after this many
+                      seconds (default 60; none for interactive plugins)
 
 Exit status: 0 for a 2xx answer, 1 otherwise ("error: " line on stderr).`,
   credential: `Usage: kubeauth credential [options]
@@ -91,6 +94,8 @@ and NotAfter, and the expiry. Runs the exec plugin if the user has one.
 Options:
   --kubeconfig FILE   kubeconfig to use
   --context NAME      context to use
+  --exec-timeout SECONDS
+                      kill the exec credential plugin after this many seconds
   --show-secrets      print the token and basic-auth password in clear`,
   whoami: `Usage: kubeauth whoami [options]
 
@@ -120,6 +125,7 @@ interface Parsed {
   data?: string;
   include: boolean;
   timeout?: number;
+  execTimeout?: number;
   showSecrets: boolean;
   help: boolean;
 }
@@ -134,6 +140,7 @@ const VALUE_FLAGS: Record<string, keyof Parsed> = {
   "-d": "data",
   "--data": "data",
   "--timeout": "timeout",
+  "--exec-timeout": "execTimeout",
 };
 
 const COMMAND_FLAGS: Record<string, string[]> = {
@@ -149,9 +156,10 @@ const COMMAND_FLAGS: Record<string, string[]> = {
     "--timeout",
     "-i",
     "--include",
+    "--exec-timeout",
   ],
-  credential: ["--kubeconfig", "--context", "--show-secrets"],
-  whoami: ["--kubeconfig", "--context"],
+  credential: ["--kubeconfig", "--context", "--show-secrets", "--exec-timeout"],
+  whoami: ["--kubeconfig", "--context", "--exec-timeout"],
 };
 
 function parseArgs(argv: string[]): Parsed {
@@ -228,15 +236,15 @@ function parseArgs(argv: string[]): Parsed {
         value.slice(0, colon).trim(),
         value.slice(colon + 1).trim(),
       ]);
-    } else if (key === "timeout") {
+    } else if (key === "timeout" || key === "execTimeout") {
       const n = Number(value);
       if (!Number.isFinite(n) || n <= 0) {
         throw new UsageError(
-          `--timeout needs a positive number of seconds, got "${value}"`,
+          `${arg} needs a positive number of seconds, got "${value}"`,
           p.command,
         );
       }
-      p.timeout = n;
+      p[key] = n;
     } else if (key === "method") {
       p.method = value.toUpperCase();
     } else if (key === "kubeconfig") {
@@ -359,10 +367,14 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
     kube = await createAuthedFetch({
       kubeconfig: p.kubeconfig,
       context: p.context,
+      ...execSettings(p),
       // stdin carries the request body: an interactive plugin can't have it.
-      execOptions: p.data === "@-"
-        ? { stdinUnavailable: "used by the request body (-d @-)" }
-        : undefined,
+      execOptions: {
+        ...execSettings(p).execOptions,
+        ...(p.data === "@-"
+          ? { stdinUnavailable: "used by the request body (-d @-)" }
+          : {}),
+      },
     });
     const res = await kube(p.positional[0], {
       method,
@@ -389,7 +401,7 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
     await io.writeStderr(
       encoder.encode(
         `error: ${res.status} ${res.statusText || "error"}${
-          message ? `: ${message}` : ""
+          message ? `: ${message}` : redirectNote(res, kube.server)
         }\n`,
       ),
     );
@@ -412,7 +424,7 @@ async function runCredential(p: Parsed, io: ProcessIo): Promise<number> {
     context: p.context,
     adapter,
   });
-  const source = createCredentialSource(ctx, { adapter });
+  const source = createCredentialSource(ctx, { adapter, ...execSettings(p) });
   try {
     const creds = await source.get();
     const secret = (v: string | undefined) =>
@@ -456,6 +468,7 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
   const kube = await createAuthedFetch({
     kubeconfig: p.kubeconfig,
     context: p.context,
+    ...execSettings(p),
   });
   try {
     const res = await kube(
@@ -520,6 +533,39 @@ function cliTimeoutError(
   return new KubeauthError("REQUEST_TIMEOUT", message, { cause: err });
 }
 
+/** The plugin timeout (--exec-timeout) and CLI advice in its error. */
+function execSettings(p: Parsed): {
+  execTimeoutMs?: number;
+  execOptions: { timeoutHint: string };
+} {
+  return {
+    ...(p.execTimeout !== undefined
+      ? { execTimeoutMs: p.execTimeout * 1000 }
+      : {}),
+    execOptions: {
+      timeoutHint: "raise it with --exec-timeout SECONDS",
+    },
+  };
+}
+
+/**
+ * For a redirect that was not followed (another origin): where it pointed
+ * and why kubeauth did not follow it.
+ */
+function redirectNote(res: Response, server: URL): string {
+  if (res.status < 300 || res.status > 399) return "";
+  const location = res.headers.get("location");
+  if (location === null) return "";
+  let target: URL;
+  try {
+    target = new URL(location, server);
+  } catch {
+    return `: the server redirected to an invalid location`;
+  }
+  if (target.origin === server.origin) return "";
+  return `: the server redirected to ${target.origin}${target.pathname}, another origin than the cluster's (${server.origin}); not followed, because kubeauth sends credentials only to the cluster`;
+}
+
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
@@ -527,7 +573,13 @@ function describe(err: unknown): string {
 
 /** Turns any failure into the one-line message the CLI prints after `error: `. */
 function errorLine(err: unknown): string {
-  if (err instanceof KubeauthError) return err.message;
+  if (err instanceof KubeauthError) {
+    // Library advice, said the CLI's way.
+    return err.message.replace(
+      "pass the kubeconfig option",
+      "pass --kubeconfig FILE",
+    );
+  }
   const name = err instanceof Error ? err.name : "";
   if (name === "NotCapable" || name === "PermissionDenied") {
     // Deno's message names the flag to add, e.g. "run again with the --allow-run flag".

@@ -1107,7 +1107,7 @@ test(
       [
         ["empty"],
         "EXEC_OUTPUT_INVALID",
-        "plugin returned version client.authentication.k8s.io/__internal",
+        "exec plugin exited successfully but wrote nothing to stdout",
       ],
       [["signal"], "EXEC_FAILED", "terminated by signal SIGTERM"],
     ];

@@ -354,7 +354,11 @@ function spawnFailure(o: RunExecPluginOptions, err: unknown): ExecPluginError {
   if (err instanceof SpawnError && err.reason === "permission-denied") {
     return new ExecPluginError(
       "EXEC_FAILED",
-      `exec: executable ${command} could not be started: permission denied (${detail}); make the file executable (chmod +x), or on Deno allow running it (--allow-run)`,
+      `exec: executable ${command} could not be started: permission denied (${detail}); check that it is a file, not a directory, and executable (chmod +x)${
+        o.adapter.name === "deno"
+          ? ", and that Deno may run it (--allow-run)"
+          : ""
+      }`,
       { command, cause: err },
     );
   }
