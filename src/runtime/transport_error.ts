@@ -247,6 +247,15 @@ export function toTransportError(
   if (err instanceof KubeauthError) return err;
   if (callerSignal?.aborted) return err;
   const name = (err as { name?: unknown } | null)?.name;
+  if (name === "NotCapable" || name === "PermissionDenied") {
+    // Deno without --allow-net (or without it for this host).
+    const where = hostPortOf(url);
+    return new KubeauthError(
+      "PERMISSION_DENIED",
+      `Deno denied network access to the cluster at ${where}: run with --allow-net=${where} (or --allow-net)`,
+      { cause: err },
+    );
+  }
   if (name === "AbortError") return err;
   let found: Classified | undefined;
   if (name === "TimeoutError") found = { kind: "timeout", reason: "" };
