@@ -29,7 +29,7 @@
 import { createAuthedFetch } from "./fetch/authed_fetch.ts";
 import type { AuthedFetch } from "./fetch/authed_fetch.ts";
 import { createCredentialSource } from "./fetch/credential_source.ts";
-import { ExecPluginError, KubeauthError } from "./errors.ts";
+import { KubeauthError } from "./errors.ts";
 import { hostPortOf } from "./runtime/transport_error.ts";
 import { resolveDefaultContext } from "./kubeconfig/mod.ts";
 import { getProcessIo } from "./runtime/process_io.ts";
@@ -363,8 +363,14 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
     timer = setTimeout(() => controller.abort(), p.timeout * 1000);
   }
   let kube: AuthedFetch | undefined;
+  // A transport exists once credentials are in hand: until then an exec
+  // plugin is running (and close() below kills it).
+  let credentialsReady = false;
   try {
     kube = await createAuthedFetch({
+      onEvent: (e) => {
+        if (e.type === "transport-created") credentialsReady = true;
+      },
       kubeconfig: p.kubeconfig,
       context: p.context,
       ...execSettings(p),
@@ -408,7 +414,12 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
     return 1;
   } catch (err) {
     if (controller.signal.aborted) {
-      throw cliTimeoutError(p.timeout!, kube?.server, err);
+      throw cliTimeoutError(
+        p.timeout!,
+        kube?.server,
+        kube !== undefined && !credentialsReady,
+        err,
+      );
     }
     throw err;
   } finally {
@@ -523,12 +534,12 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
 function cliTimeoutError(
   seconds: number,
   server: URL | undefined,
+  pluginRunning: boolean,
   err: unknown,
 ): KubeauthError {
-  const plugin = err instanceof ExecPluginError ? err.command : undefined;
   const where = server === undefined ? "the cluster" : hostPortOf(server.href);
-  const message = plugin !== undefined
-    ? `no answer within ${seconds} s (--timeout): the credential plugin ${plugin} was still running and was killed; raise --timeout if the plugin needs longer (e.g. a login), or check the plugin`
+  const message = pluginRunning
+    ? `no answer within ${seconds} s (--timeout): the exec credential plugin was still running, and was killed; raise --timeout (and --exec-timeout) if it needs longer, e.g. for a login, or check the plugin`
     : `the request to ${where} got no answer within ${seconds} s (--timeout); check that the API server is healthy and any proxy in the way (proxy-url, HTTPS_PROXY), or raise --timeout`;
   return new KubeauthError("REQUEST_TIMEOUT", message, { cause: err });
 }

@@ -36,7 +36,7 @@ after(async () => {
   await tmp?.remove();
 });
 
-async function config(user: Record<string, unknown>): Promise<string> {
+function config(user: Record<string, unknown>): Promise<string> {
   const dir = join(tmp.path, String(++n));
   mkdirSync(dir, { recursive: true });
   return writeKubeconfig(dir, kubeconfigFor(cluster, user));
@@ -81,6 +81,27 @@ describe("CLI messages", { timeout: 120_000 }, () => {
     assert.match(line, /did not finish within 300 ?ms/);
     assert.match(line, /raise it with --exec-timeout SECONDS/);
     assert.ok(!line.includes("execTimeoutMs"), line);
+  });
+
+  test("--timeout while the plugin runs says the plugin was killed", async () => {
+    const file = await config(
+      exec(join(process.cwd(), "testdata", "plugins", "misbehave.sh"), [
+        "hang",
+      ]),
+    );
+    const r = await run([
+      "fetch",
+      "/version",
+      "--timeout",
+      "0.5",
+      "--kubeconfig",
+      file,
+    ]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      errorLine(r.stderr),
+      "error: no answer within 0.5 s (--timeout): the exec credential plugin was still running, and was killed; raise --timeout (and --exec-timeout) if it needs longer, e.g. for a login, or check the plugin",
+    );
   });
 
   test("a plugin that exits 0 with no output is told as such", async () => {

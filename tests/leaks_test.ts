@@ -287,7 +287,6 @@ test(
     const k2 = join(dir, "hanging");
     writeFileSync(k1, JSON.stringify(kubeconfig(rot.user)));
     writeFileSync(k2, JSON.stringify(kubeconfig(hang.user)));
-    const started = Date.now();
     const r = await runProbe(["closed", k1, k2, hang.pidFile], {}, 20_000);
     assert.equal(
       r.killed,
