@@ -589,7 +589,7 @@ function errorLine(err: unknown): string {
     return err.message.replace(
       "pass the kubeconfig option",
       "pass --kubeconfig FILE",
-    );
+    ).replace("or pass the kubeconfig file", "or pass --kubeconfig FILE");
   }
   const name = err instanceof Error ? err.name : "";
   if (name === "NotCapable" || name === "PermissionDenied") {

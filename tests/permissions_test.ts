@@ -69,3 +69,26 @@ test(
     assert.equal(r.stderr.trimEnd().split("\n").at(-1), `error: ${MESSAGE}`);
   },
 );
+
+test(
+  "library and CLI without --allow-env (KUBECONFIG set): PERMISSION_DENIED naming the flag",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const r = await execProbe(DENO, [
+      "run",
+      "--no-check",
+      "--allow-read",
+      "--allow-net",
+      "src/cli.ts",
+      "fetch",
+      "/version",
+    ]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr.trimEnd().split("\n").at(-1),
+      "error: Deno denied reading the environment, so $KUBECONFIG and $HOME cannot be read: run with --allow-env (or --allow-env=KUBECONFIG,HOME), or pass --kubeconfig FILE",
+    );
+  },
+);
