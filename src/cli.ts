@@ -33,6 +33,7 @@ import { ExecPluginError, KubeauthError } from "./errors.ts";
 import { runCachedPlugin } from "./cache/cached_plugin.ts";
 import { wrapKubeconfig } from "./cache/kubeconfig_wrap.ts";
 import { pathFlavor, resolvePath, splitPathList } from "./kubeconfig/paths.ts";
+import { hostPortOf } from "./runtime/transport_error.ts";
 import { resolveDefaultContext } from "./kubeconfig/mod.ts";
 import { getProcessIo } from "./runtime/process_io.ts";
 import type { ProcessIo } from "./runtime/process_io.ts";
@@ -91,6 +92,9 @@ Options:
   -i, --include       print the status line and headers before the body
   --timeout SECONDS   give up after this many seconds (whole request)
   --cache             use the credential cache shared by processes
+  --exec-timeout SECONDS
+                      kill the exec credential plugin after this many
+                      seconds (default 60; none for interactive plugins)
 
 Exit status: 0 for a 2xx answer, 1 otherwise ("error: " line on stderr).`,
   credential: `Usage: kubeauth credential [options]
@@ -102,6 +106,8 @@ and NotAfter, and the expiry. Runs the exec plugin if the user has one.
 Options:
   --kubeconfig FILE   kubeconfig to use
   --context NAME      context to use
+  --exec-timeout SECONDS
+                      kill the exec credential plugin after this many seconds
   --show-secrets      print the token and basic-auth password in clear
   --cache             use the credential cache shared by processes`,
   whoami: `Usage: kubeauth whoami [options]
@@ -166,6 +172,7 @@ interface Parsed {
   data?: string;
   include: boolean;
   timeout?: number;
+  execTimeout?: number;
   showSecrets: boolean;
   help: boolean;
   cache?: boolean;
@@ -183,6 +190,7 @@ const VALUE_FLAGS: Record<string, keyof Parsed> = {
   "--data": "data",
   "--timeout": "timeout",
   "--cache-dir": "cacheDir",
+  "--exec-timeout": "execTimeout",
 };
 
 const COMMAND_FLAGS: Record<string, string[]> = {
@@ -199,9 +207,16 @@ const COMMAND_FLAGS: Record<string, string[]> = {
     "-i",
     "--include",
     "--cache",
+    "--exec-timeout",
   ],
-  credential: ["--kubeconfig", "--context", "--show-secrets", "--cache"],
-  whoami: ["--kubeconfig", "--context", "--cache"],
+  credential: [
+    "--kubeconfig",
+    "--context",
+    "--show-secrets",
+    "--cache",
+    "--exec-timeout",
+  ],
+  whoami: ["--kubeconfig", "--context", "--cache", "--exec-timeout"],
   cached: ["--cache-dir"],
   kubeconfig: ["--kubeconfig", "--cache-dir"],
 };
@@ -286,15 +301,15 @@ function parseArgs(argv: string[]): Parsed {
         value.slice(0, colon).trim(),
         value.slice(colon + 1).trim(),
       ]);
-    } else if (key === "timeout") {
+    } else if (key === "timeout" || key === "execTimeout") {
       const n = Number(value);
       if (!Number.isFinite(n) || n <= 0) {
         throw new UsageError(
-          `--timeout needs a positive number of seconds, got "${value}"`,
+          `${arg} needs a positive number of seconds, got "${value}"`,
           p.command,
         );
       }
-      p.timeout = n;
+      p[key] = n;
     } else if (key === "method") {
       p.method = value.toUpperCase();
     } else if (key === "kubeconfig") {
@@ -432,24 +447,28 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   if (p.timeout !== undefined) {
-    timer = setTimeout(
-      () =>
-        controller.abort(
-          new Error(`request timed out after ${p.timeout} s (raise --timeout)`),
-        ),
-      p.timeout * 1000,
-    );
+    timer = setTimeout(() => controller.abort(), p.timeout * 1000);
   }
   let kube: AuthedFetch | undefined;
+  // A transport exists once credentials are in hand: until then an exec
+  // plugin is running (and close() below kills it).
+  let credentialsReady = false;
   try {
     kube = await createAuthedFetch({
+      onEvent: (e) => {
+        if (e.type === "transport-created") credentialsReady = true;
+      },
       kubeconfig: p.kubeconfig,
       context: p.context,
       ...(p.cache ? { credentialCache: true } : {}),
+      ...execSettings(p),
       // stdin carries the request body: an interactive plugin can't have it.
-      execOptions: p.data === "@-"
-        ? { stdinUnavailable: "used by the request body (-d @-)" }
-        : undefined,
+      execOptions: {
+        ...execSettings(p).execOptions,
+        ...(p.data === "@-"
+          ? { stdinUnavailable: "used by the request body (-d @-)" }
+          : {}),
+      },
     });
     const res = await kube(p.positional[0], {
       method,
@@ -476,16 +495,19 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
     await io.writeStderr(
       encoder.encode(
         `error: ${res.status} ${res.statusText || "error"}${
-          message ? `: ${message}` : ""
+          message ? `: ${message}` : redirectNote(res, kube.server)
         }\n`,
       ),
     );
     return 1;
   } catch (err) {
-    if (
-      controller.signal.aborted && controller.signal.reason instanceof Error
-    ) {
-      throw controller.signal.reason;
+    if (controller.signal.aborted) {
+      throw cliTimeoutError(
+        p.timeout!,
+        kube?.server,
+        kube !== undefined && !credentialsReady,
+        err,
+      );
     }
     throw err;
   } finally {
@@ -504,6 +526,7 @@ async function runCredential(p: Parsed, io: ProcessIo): Promise<number> {
   const source = createCredentialSource(ctx, {
     adapter,
     ...(p.cache ? { credentialCache: true } : {}),
+    ...execSettings(p),
   });
   try {
     const creds = await source.get();
@@ -549,6 +572,7 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
     kubeconfig: p.kubeconfig,
     context: p.context,
     ...(p.cache ? { credentialCache: true } : {}),
+    ...execSettings(p),
   });
   try {
     const res = await kube(
@@ -654,6 +678,56 @@ async function runKubeconfigWrap(p: Parsed, io: ProcessIo): Promise<number> {
   return 0;
 }
 
+/**
+ * The error for an expired `--timeout`: says whether the credential plugin
+ * was still running (and was killed) or the server did not answer.
+ */
+function cliTimeoutError(
+  seconds: number,
+  server: URL | undefined,
+  pluginRunning: boolean,
+  err: unknown,
+): KubeauthError {
+  const where = server === undefined ? "the cluster" : hostPortOf(server.href);
+  const message = pluginRunning
+    ? `no answer within ${seconds} s (--timeout): the exec credential plugin was still running, and was killed; raise --timeout (and --exec-timeout) if it needs longer, e.g. for a login, or check the plugin`
+    : `the request to ${where} got no answer within ${seconds} s (--timeout); check that the API server is healthy and any proxy in the way (proxy-url, HTTPS_PROXY), or raise --timeout`;
+  return new KubeauthError("REQUEST_TIMEOUT", message, { cause: err });
+}
+
+/** The plugin timeout (--exec-timeout) and CLI advice in its error. */
+function execSettings(p: Parsed): {
+  execTimeoutMs?: number;
+  execOptions: { timeoutHint: string };
+} {
+  return {
+    ...(p.execTimeout !== undefined
+      ? { execTimeoutMs: p.execTimeout * 1000 }
+      : {}),
+    execOptions: {
+      timeoutHint: "raise it with --exec-timeout SECONDS",
+    },
+  };
+}
+
+/**
+ * For a redirect that was not followed (another origin): where it pointed
+ * and why kubeauth did not follow it.
+ */
+function redirectNote(res: Response, server: URL): string {
+  if (res.status < 300 || res.status > 399) return "";
+  const location = res.headers.get("location");
+  if (location === null) return "";
+  let target: URL;
+  try {
+    target = new URL(location, server);
+  } catch {
+    return `: the server redirected to an invalid location`;
+  }
+  if (target.origin === server.origin) return "";
+  return `: the server redirected to ${target.origin}${target.pathname}, another origin than the cluster's (${server.origin}); not followed, because kubeauth sends credentials only to the cluster`;
+}
+
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
@@ -661,7 +735,13 @@ function describe(err: unknown): string {
 
 /** Turns any failure into the one-line message the CLI prints after `error: `. */
 function errorLine(err: unknown): string {
-  if (err instanceof KubeauthError) return err.message;
+  if (err instanceof KubeauthError) {
+    // Library advice, said the CLI's way.
+    return err.message.replace(
+      "pass the kubeconfig option",
+      "pass --kubeconfig FILE",
+    ).replace("or pass the kubeconfig file", "or pass --kubeconfig FILE");
+  }
   const name = err instanceof Error ? err.name : "";
   if (name === "NotCapable" || name === "PermissionDenied") {
     // Deno's message names the flag to add, e.g. "run again with the --allow-run flag".

@@ -38,7 +38,12 @@ export type KubeauthErrorCode =
   | "PERMISSION_DENIED"
   | "CLOSED"
   | "WEBSOCKET_REFUSED"
-  | "STREAM_FAILED";
+  | "STREAM_FAILED"
+  | "TLS_VERIFY_FAILED"
+  | "CONNECTION_FAILED"
+  | "CONNECTION_RESET"
+  | "REQUEST_TIMEOUT"
+  | "REQUEST_INVALID";
 
 /** Options shared by every kubeauth error constructor. */
 export interface KubeauthErrorOptions {

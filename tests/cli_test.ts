@@ -239,7 +239,9 @@ describe("kubeauth CLI", { timeout: 120_000 }, () => {
     assert.equal(r.code, 1);
     assert.equal(
       r.stderr,
-      "error: request timed out after 0.5 s (raise --timeout)\n",
+      `error: the request to ${
+        new URL(cluster.url).host
+      } got no answer within 0.5 s (--timeout); check that the API server is healthy and any proxy in the way (proxy-url, HTTPS_PROXY), or raise --timeout\n`,
     );
   });
 

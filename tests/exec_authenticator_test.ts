@@ -922,8 +922,10 @@ test(
   async () => {
     const f = files();
     setOutput(f, cred({ token: "one" }));
+    let clock = Date.now();
     const auth = new ExecAuthenticator(execConfig(f), undefined, {
       adapter: real,
+      now: () => clock,
     });
     const one = await auth.get();
     setOutput(f, cred({ token: "two" }));
@@ -950,8 +952,19 @@ test(
       null,
     );
     assert.equal(runsIn(f.runs), 3);
+    // Issue 12: the plugin returned the rejected token again, so further
+    // 401s do not run it until the backoff (1 s) has passed.
+    const same = await auth.get();
+    assert.equal(
+      await auth.refreshAfterUnauthorized(same, { code: 401, header: {} }),
+      null,
+    );
+    assert.equal(runsIn(f.runs), 3);
+    clock += 1_001;
     // A refresh that fails: null, and get() reports the failure (no rejected token reused).
+    // (The backoff over, get() re-runs the plugin for the rejected token: run 4.)
     const three = await auth.get();
+    assert.equal(runsIn(f.runs), 4);
     setOutput(f, "", 9);
     assert.equal(
       await auth.refreshAfterUnauthorized(three, { code: 401, header: {} }),
@@ -960,7 +973,7 @@ test(
     await rejectsWith(auth.get(), "EXEC_FAILED", "exit code 9");
     assert.equal(
       runsIn(f.runs),
-      4,
+      5,
       "backoff: the get() after the failed refresh did not run the plugin",
     );
     await auth.close();
@@ -1094,7 +1107,7 @@ test(
       [
         ["empty"],
         "EXEC_OUTPUT_INVALID",
-        "plugin returned version client.authentication.k8s.io/__internal",
+        "exec plugin exited successfully but wrote nothing to stdout",
       ],
       [["signal"], "EXEC_FAILED", "terminated by signal SIGTERM"],
     ];

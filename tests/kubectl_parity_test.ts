@@ -935,7 +935,8 @@ export const PARITY_CASES: ParityCase[] = [
       kubeauth: {
         ok: false,
         runs: 1,
-        phrase: "request timed out after 1 s",
+        phrase:
+          "no answer within 1 s (--timeout): the exec credential plugin was still running, and was killed",
       },
     },
   },

@@ -130,6 +130,9 @@ export class ExecAuthenticator implements CredentialSource {
   #freshUntil = -Infinity;
   #expiresAt: number | undefined;
   #rejected = false;
+  /** Fresh credentials rejected again, in a row; the 401 backoff's end. */
+  #unauthorizedStreak = 0;
+  #unauthorizedRetryAt = 0;
   readonly #flight = new SingleFlight<Credentials>();
   #runAbort: AbortController | undefined;
   #failures = 0;
@@ -192,7 +195,11 @@ export class ExecAuthenticator implements CredentialSource {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     const current = this.#current;
-    if (current && !this.#rejected && this.#now() < this.#freshUntil) {
+    const now = this.#now();
+    if (
+      current && now < this.#freshUntil &&
+      (!this.#rejected || now < this.#unauthorizedRetryAt)
+    ) {
       return Promise.resolve(current);
     }
     return this.#flight.join(this.#refresh(undefined), signal);
@@ -218,8 +225,11 @@ export class ExecAuthenticator implements CredentialSource {
     if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
     signal?.throwIfAborted();
     let pending: Promise<Credentials>;
+    let ours = false;
     if (used === this.#current) {
       this.#rejected = true;
+      if (this.#now() < this.#unauthorizedRetryAt) return null;
+      ours = true;
       pending = this.#refresh(response);
     } else if (this.#flight.current) {
       pending = this.#flight.current;
@@ -234,7 +244,12 @@ export class ExecAuthenticator implements CredentialSource {
       if (signal?.aborted || this.#closed) throw err;
       return null;
     }
-    return fresh !== used && !sameSecrets(fresh, used) ? fresh : null;
+    if (fresh !== used && !sameSecrets(fresh, used)) {
+      if (ours) this.#unauthorizedStreak = 0;
+      return fresh;
+    }
+    if (ours && fresh !== used) this.#startUnauthorizedBackoff();
+    return null;
   }
 
   /**
@@ -277,6 +292,32 @@ export class ExecAuthenticator implements CredentialSource {
       return Promise.reject(this.#backoffError(last, now));
     }
     return this.#flight.run(() => this.#run(response));
+  }
+
+  /**
+   * The plugin, run after a 401, returned the very credentials the server
+   * had just rejected: running it again for every request would not help
+   * (client-go does), so 401s do not run it before a backoff like after a
+   * plugin failure; a warning event says why.
+   */
+  #startUnauthorizedBackoff(): void {
+    const now = this.#now();
+    const o = this.#options;
+    const streak = ++this.#unauthorizedStreak;
+    const base = o.backoffBaseMs ?? BACKOFF_BASE_MS;
+    const max = o.backoffMaxMs ?? BACKOFF_MAX_MS;
+    this.#unauthorizedRetryAt = now +
+      Math.min(max, base * 2 ** Math.min(streak - 1, 30));
+    this.#emit({
+      type: "warning",
+      command: this.command,
+      message:
+        `the server rejected (401) the credentials of exec plugin ${this.command}, and the plugin, run again, returned the same ones (${streak} time${
+          streak === 1 ? "" : "s"
+        } in a row): it is not run again for a 401 before ${
+          new Date(this.#unauthorizedRetryAt).toISOString()
+        } (backoff); check the plugin's account, cluster or audience settings, or that the server accepts its credentials`,
+    });
   }
 
   #backoffError(last: ExecPluginError, now: number): ExecPluginError {
@@ -328,6 +369,7 @@ export class ExecAuthenticator implements CredentialSource {
     });
     const abort = new AbortController();
     this.#runAbort = abort;
+    const startedAt = this.#now();
     const started = performance.now();
     const facts = { exitCode: null as number | null, stderrTail: "" };
     const loader: ExecRunLoader<Credentials> = {
@@ -417,7 +459,7 @@ export class ExecAuthenticator implements CredentialSource {
     }
     this.#currentStdout = answer.stdout;
     const credentials = answer.value;
-    this.#accept(credentials);
+    this.#accept(credentials, startedAt);
     return credentials;
   }
 
@@ -477,7 +519,7 @@ export class ExecAuthenticator implements CredentialSource {
     };
   }
 
-  #accept(creds: Credentials): void {
+  #accept(creds: Credentials, startedAt: number): void {
     const now = this.#now();
     const previous = this.#current;
     this.#failures = 0;
@@ -492,14 +534,20 @@ export class ExecAuthenticator implements CredentialSource {
     } else if (exp <= now) {
       const min = this.#options.minValidityMs ?? MIN_VALIDITY_MS;
       this.#freshUntil = now + min;
+      // Expired while the plugin was still running: a slow plugin, not skew.
+      const why = exp >= startedAt
+        ? `expired while the plugin was still running (it took ${
+          Math.round((now - startedAt) / 100) / 10
+        }s; the credentials it returns live shorter than it runs)`
+        : `is already past (local time ${
+          new Date(now).toISOString()
+        }; clock skew?)`;
       this.#emit({
         type: "warning",
         command: this.command,
         message: `exec plugin returned an expirationTimestamp ${
           creds.expiresAt!.toISOString()
-        } that is already past (local time ${
-          new Date(now).toISOString()
-        }; clock skew?); using the credentials for ${
+        } that ${why}; using the credentials for ${
           Math.round(min / 1000)
         }s before running the plugin again`,
       });

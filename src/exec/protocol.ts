@@ -196,6 +196,13 @@ export function decodeExecCredential(
   const text = typeof stdout === "string"
     ? stdout
     : new TextDecoder().decode(stdout);
+  if (text.trim() === "") {
+    // client-go reads this as an object without apiVersion ("…/__internal"),
+    // which hides what happened.
+    throw outputInvalid(
+      `exec plugin exited successfully but wrote nothing to stdout; it must print an ExecCredential (apiVersion ${apiVersion}) with a status: check the plugin's own messages on stderr`,
+    );
+  }
   const doc = parseDocument(text);
   const kindErr = (what: string, type: string) =>
     outputInvalid(

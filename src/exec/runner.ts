@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { maskSecrets } from "./mask_secrets.ts";
 import { ExecPluginError } from "../errors.ts";
 import type {
   ChildProcess,
@@ -253,7 +254,8 @@ class PluginRun {
 
   #outcome(status: ExitStatus): ExecPluginRun {
     const o = this.#o;
-    const stderrTail = this.#tail.text();
+    // Kept in errors: what looks like a secret is masked.
+    const stderrTail = maskSecrets(this.#tail.text());
     if (this.#aborted && o.signal) {
       throw o.signal.reason ?? new DOMException("aborted", "AbortError");
     }
@@ -352,7 +354,11 @@ function spawnFailure(o: RunExecPluginOptions, err: unknown): ExecPluginError {
   if (err instanceof SpawnError && err.reason === "permission-denied") {
     return new ExecPluginError(
       "EXEC_FAILED",
-      `exec: executable ${command} could not be started: permission denied (${detail}); make the file executable (chmod +x), or on Deno allow running it (--allow-run)`,
+      `exec: executable ${command} could not be started: permission denied (${detail}); check that it is a file, not a directory, and executable (chmod +x)${
+        o.adapter.name === "deno"
+          ? ", and that Deno may run it (--allow-run)"
+          : ""
+      }`,
       { command, cause: err },
     );
   }

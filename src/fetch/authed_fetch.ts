@@ -113,6 +113,15 @@ export interface AuthedFetchOptions {
    */
   maxRedirects?: number;
   /**
+   * How long a request may wait for the response headers (credentials,
+   * connection, TLS handshake and the server's answer included) before it
+   * fails with `REQUEST_TIMEOUT`. The body is not covered, so watches may
+   * run on. The caller's own `signal` still aborts with its own reason.
+   *
+   * @default {undefined (no deadline)}
+   */
+  requestTimeoutMs?: number;
+  /**
    * Receives exec plugin and transport events. Exceptions it throws are ignored.
    *
    * @default {undefined}
@@ -288,6 +297,7 @@ export async function createAuthedFetch(
     registry,
     retryOnUnauthorized: options.retryOnUnauthorized ?? true,
     maxRedirects: options.maxRedirects ?? 10,
+    requestTimeoutMs: options.requestTimeoutMs,
   });
   return Object.defineProperties(client.fetch.bind(client), {
     server: { value: server, enumerable: true },

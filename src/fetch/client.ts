@@ -23,6 +23,7 @@ import type {
 } from "../credentials/credentials.ts";
 import { makeCredentials } from "../credentials/credentials.ts";
 import { closedError, KubeauthError } from "../errors.ts";
+import { hostPortOf } from "../runtime/transport_error.ts";
 import {
   connectSocket,
   HandshakeFailure,
@@ -45,6 +46,8 @@ export interface ClusterClientOptions {
   retryOnUnauthorized: boolean;
   /** How many same-origin redirects one request may follow. */
   maxRedirects: number;
+  /** The deadline for the response headers (`REQUEST_TIMEOUT`), if any. */
+  requestTimeoutMs?: number;
 }
 
 /** Credentials paired with the generation they go out on, headers cached. */
@@ -133,7 +136,49 @@ export class ClusterClient {
    * @param init As for `fetch`.
    * @returns The response.
    */
-  async fetch(
+  fetch(
+    input: string | URL | Request,
+    init?: RequestInit,
+  ): Promise<Response> {
+    const ms = this.#options.requestTimeoutMs;
+    if (ms === undefined || !(ms > 0) || ms === Infinity) {
+      return this.#fetch(input, init);
+    }
+    return this.#fetchWithin(input, init, ms);
+  }
+
+  /** {@linkcode ClusterClient.fetch} with a deadline for the headers. */
+  async #fetchWithin(
+    input: string | URL | Request,
+    init: RequestInit | undefined,
+    ms: number,
+  ): Promise<Response> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), ms);
+    const caller = init?.signal ??
+      (input instanceof Request ? input.signal : undefined);
+    const signal = caller == null
+      ? deadline.signal
+      : AbortSignal.any([caller, deadline.signal]);
+    try {
+      return await this.#fetch(input, { ...init, signal });
+    } catch (err) {
+      if (!deadline.signal.aborted || caller?.aborted) throw err;
+      const url = input instanceof Request ? input.url : String(input);
+      const where = hostPortOf(new URL(url, this.#options.target.base).href);
+      throw new KubeauthError(
+        "REQUEST_TIMEOUT",
+        `the request to ${where} got no answer within ${
+          ms / 1000
+        } s (the requestTimeoutMs option); check that the API server is healthy and any proxy in the way (proxy-url, HTTPS_PROXY), or raise requestTimeoutMs`,
+        { cause: err },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #fetch(
     input: string | URL | Request,
     init?: RequestInit,
   ): Promise<Response> {

@@ -211,7 +211,7 @@ export function prepareRequest(
   const stream = isStreamBody(source.body);
   return {
     url,
-    method: source.method ?? "GET",
+    method: checkMethod(source.method),
     headers,
     callerAuth,
     body: source.body,
@@ -372,6 +372,46 @@ export function withoutBodyHeaders(
 export function isRedirect(status: number): boolean {
   return status === 301 || status === 302 || status === 303 ||
     status === 307 || status === 308;
+}
+
+const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+/**
+ * The request's method, `GET` when absent. A method that is not an HTTP
+ * token, or one fetch forbids, is refused before anything is sent (one
+ * runtime would otherwise send a GET in its place).
+ *
+ * @example Usage
+ * ```ts
+ * import { checkMethod } from "./request.ts";
+ * if (checkMethod(undefined) !== "GET" || checkMethod("patch") !== "patch") throw new Error("token");
+ * let code = "";
+ * try {
+ *   checkMethod("BAD METHOD");
+ * } catch (err) {
+ *   code = (err as { code: string }).code;
+ * }
+ * if (code !== "REQUEST_INVALID") throw new Error("must refuse");
+ * ```
+ *
+ * @param method The caller's method.
+ * @returns The method to send.
+ * @throws {KubeauthError} `REQUEST_INVALID` for an invalid method.
+ */
+export function checkMethod(method: string | undefined): string {
+  if (method === undefined) return "GET";
+  if (
+    !METHOD_TOKEN.test(method) || FORBIDDEN_METHODS.has(method.toUpperCase())
+  ) {
+    throw new KubeauthError(
+      "REQUEST_INVALID",
+      `invalid HTTP method ${
+        JSON.stringify(method)
+      }: a method is one word of letters, digits or !#$%&'*+-.^_\`|~ (e.g. GET, POST, PATCH), and CONNECT, TRACE and TRACK are not allowed`,
+    );
+  }
+  return method;
 }
 
 /** A record stays a record (cheapest for fetch); anything else becomes Headers. */

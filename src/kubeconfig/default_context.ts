@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { KubeconfigError } from "../errors.ts";
+import { KubeauthError, KubeconfigError } from "../errors.ts";
 import { getRuntimeAdapter } from "../runtime/mod.ts";
 import type { RuntimeAdapter } from "../runtime/types.ts";
 import { inClusterEnvironmentSet, loadInClusterConfig } from "./in_cluster.ts";
@@ -75,6 +75,12 @@ export async function resolveDefaultContext(
   } else if (candidates.from === "home") {
     tried = `$KUBECONFIG is not set and ${candidates.files[0]} does not exist`;
   } else {
+    if (environmentDenied(adapter)) {
+      throw new KubeauthError(
+        "PERMISSION_DENIED",
+        "Deno denied reading the environment, so $KUBECONFIG and $HOME cannot be read: run with --allow-env (or --allow-env=KUBECONFIG,HOME), or pass the kubeconfig file",
+      );
+    }
     tried = "$KUBECONFIG is not set and the home directory is unknown";
   }
   if (context) {
@@ -103,4 +109,15 @@ export async function resolveDefaultContext(
     "KUBECONFIG_NOT_FOUND",
     `no kubeconfig found: ${tried}, and not running in a cluster (KUBERNETES_SERVICE_HOST is not set); pass the kubeconfig option, set KUBECONFIG, or create ~/.kube/config`,
   );
+}
+
+/** Whether the runtime refuses to read the environment (Deno without --allow-env). */
+function environmentDenied(adapter: RuntimeAdapter): boolean {
+  try {
+    adapter.env();
+    return false;
+  } catch (err) {
+    const name = (err as { name?: unknown } | null)?.name;
+    return name === "NotCapable" || name === "PermissionDenied";
+  }
 }

@@ -9,6 +9,7 @@
  */
 import type { KubeconfigOrigin } from "./origin.ts";
 import type { Kubeconfig, NamedExtension } from "./types.ts";
+import { withRedactedInspect } from "./redact.ts";
 
 /** One normalised file to merge. */
 export interface KubeconfigFile {
@@ -94,5 +95,5 @@ export function mergeKubeconfigs(
   out.users = users;
   out.contexts = contexts;
   if (hasExtensions) out.extensions = extensions;
-  return { config: out, origin };
+  return { config: withRedactedInspect(out), origin };
 }

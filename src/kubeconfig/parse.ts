@@ -23,25 +23,41 @@ import type {
   NamedExtension,
 } from "./types.ts";
 import { hasPathSeparator, type PathFlavor, resolvePath } from "./paths.ts";
+import { withRedactedInspect } from "./redact.ts";
 
-/** More values than any real kubeconfig holds; a YAML alias bomb has far more. */
+/**
+ * How many values aliases may add once expanded: far more than any real
+ * kubeconfig's anchors add; a YAML alias bomb adds far more. Values that
+ * are written out (no alias) do not count, so a 50 MB kubeconfig loads.
+ */
 const MAX_EXPANDED_NODES = 1_000_000;
 
 /**
- * Whether the value, with every alias expanded (shared objects counted each
- * time they are reached), has more than `budget` nodes. Stops as soon as the
- * budget is spent, so it is linear in the budget, not in the expansion.
+ * Whether expanding the value's aliases adds more than `budget` values.
+ * The YAML parser returns the same object for an anchor and each alias to
+ * it, so an object reached a second time is an alias: everything below it
+ * is counted, each time it is reached. Stops as soon as the budget is
+ * spent, so it is linear in the document plus the budget, never in the
+ * expansion.
  */
 function expandedSizeExceeds(root: unknown, budget: number): boolean {
-  const stack: unknown[] = [root];
+  const values: unknown[] = [root];
+  const aliased: boolean[] = [false];
+  const seen = new Set<object>();
   let count = 0;
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (++count > budget) return true;
-    if (Array.isArray(v)) {
-      for (const item of v) stack.push(item);
-    } else if (v !== null && typeof v === "object") {
-      for (const item of Object.values(v)) stack.push(item);
+  while (values.length > 0) {
+    const v = values.pop();
+    let viaAlias = aliased.pop()!;
+    if (v === null || typeof v !== "object") {
+      if (viaAlias && ++count > budget) return true;
+      continue;
+    }
+    if (seen.has(v)) viaAlias = true;
+    else seen.add(v);
+    if (viaAlias && ++count > budget) return true;
+    for (const item of Array.isArray(v) ? v : Object.values(v)) {
+      values.push(item);
+      aliased.push(viaAlias);
     }
   }
   return false;
@@ -73,7 +89,7 @@ export function parseYamlDocument(text: string, file: string): unknown {
     if (expandedSizeExceeds(doc, MAX_EXPANDED_NODES)) {
       throw new KubeconfigError(
         "KUBECONFIG_INVALID",
-        `invalid YAML in kubeconfig file "${file}": document contains excessive aliasing (more than ${MAX_EXPANDED_NODES} values once anchors are expanded)`,
+        `invalid YAML in kubeconfig file "${file}": document contains excessive aliasing (aliases expand to more than ${MAX_EXPANDED_NODES} values)`,
         { file },
       );
     }
@@ -358,7 +374,7 @@ export function normalizeKubeconfig(
   const ext = extensions(c, raw, "");
   if (ext) out.extensions = ext;
   else delete out.extensions;
-  return out;
+  return withRedactedInspect(out);
 }
 
 function normalizeCluster(

@@ -15,6 +15,7 @@ import { getKubeconfigOrigin } from "./origin.ts";
 import { normalizeKubeconfig } from "./parse.ts";
 import { hasPathSeparator, pathFlavor, resolvePath } from "./paths.ts";
 import { describeReadError, readTextFile } from "./read_file.ts";
+import { withRedactedInspect } from "./redact.ts";
 import type {
   AuthInfoConfig,
   ClusterConfig,
@@ -396,11 +397,14 @@ export async function resolveContext(
       origin?.users.get(context.user),
     );
   }
-  return {
+  // Printed (console.log/inspect) with its secrets redacted.
+  withRedactedInspect(resolvedCluster);
+  withRedactedInspect(resolvedUser);
+  return withRedactedInspect({
     contextName,
     cluster: resolvedCluster,
     user: resolvedUser,
     namespace: context.namespace || "default",
     source,
-  };
+  });
 }

@@ -24,6 +24,7 @@
  */
 import { closedError, type KubeauthError } from "../errors.ts";
 import type { Transport } from "./types.ts";
+import { toTransportError } from "./transport_error.ts";
 
 /** The runtime-native connection pool behind one transport. */
 export interface NativePool {
@@ -104,6 +105,9 @@ interface Flight {
   onEnd: (() => void) | undefined;
   /** The transport that counts this flight. */
   owner: { end(flight: Flight): void };
+  /** The request's URL and the caller's signal, for transport errors. */
+  url: string;
+  callerSignal: AbortSignal | null | undefined;
   finish(): void;
 }
 
@@ -185,7 +189,10 @@ function getTrackedPrototype(base: object): object {
       // resumes.
       const end = endOf(flight);
       result.then(end, end);
-      return result;
+      // A body cut off mid-response: the same typed error on every runtime.
+      return result.catch((err) => {
+        throw toTransportError(err, flight.url, "body", flight.callerSignal);
+      });
     };
   }
   const bodyGetter = findGetter(base, "body");
@@ -263,7 +270,9 @@ function wrapBody(
         }
       } catch (err) {
         flight.finish();
-        controller.error(err);
+        controller.error(
+          toTransportError(err, flight.url, "body", flight.callerSignal),
+        );
       }
     },
     async cancel(reason) {
@@ -369,6 +378,8 @@ class TrackedTransport implements Transport {
       onEnd: undefined,
       owner: this,
       finish: finishFlight,
+      url,
+      callerSignal: init.signal,
     };
     this.#inFlight++;
     const method = init.method;
@@ -390,7 +401,9 @@ class TrackedTransport implements Transport {
       (res) => this.#track(res, flight, method),
       (err) => {
         flight.finish();
-        throw this.#destroying !== undefined ? transportClosedError() : err;
+        throw this.#destroying !== undefined
+          ? transportClosedError()
+          : toTransportError(err, url, "request", init.signal);
       },
     );
   }
