@@ -214,6 +214,19 @@ test("unknown-binary: client-go's not-found message with the install hint", {
   );
 });
 
+test("a multi-line installHint stays multi-line in the library's message", {
+  timeout: 30_000,
+}, async () => {
+  const hint = "Install the plugin:\n  brew install example\n\nThen log in.";
+  const err = await rejectsPlugin(
+    run({ command: "kubeauth-missing-multiline", installHint: hint }),
+    "EXEC_NOT_FOUND",
+    `\n\n${INSTALL_HINT_HELP}\n\n${hint}`,
+  );
+  assert.ok(err.message.endsWith(hint), err.message);
+  assert.equal(err.installHint, hint);
+});
+
 test("a plugin file that is not executable: permission denied is said", {
   timeout: 30_000,
 }, async () => {
