@@ -55,6 +55,32 @@ test("a kubeconfig with 400,000 users (1.2M values, no alias) loads", () => {
   assert.equal(doc.users.length, 400_000);
 });
 
+test("a 50 MB YAML kubeconfig with a million users (no alias) loads", async () => {
+  // Written as kubectl writes kubeconfigs (block YAML). kubectl 1.32 accepts
+  // this file (`kubectl config view` took about a minute here); kubeauth loads
+  // it in 7–13 s with about 1.2 GB peak RSS.
+  const parts = [
+    "apiVersion: v1\nkind: Config\ncurrent-context: c\n",
+    "clusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n",
+    "contexts:\n- name: c\n  context:\n    cluster: c\n    user: user-999999\n",
+    "users:\n",
+  ];
+  for (let i = 0; i < 1_000_000; i++) {
+    parts.push(`- name: user-${i}\n  user:\n    token: tok-${i}-abcdefgh\n`);
+  }
+  const text = parts.join("");
+  assert.ok(text.length > 50_000_000);
+  const file = join(tmp.path, "million.yaml");
+  writeFileSync(file, text);
+  parts.length = 0;
+  const adapter = await getRuntimeAdapter();
+  const loaded = await loadKubeconfig({ path: file, adapter }) as {
+    users: { name: string }[];
+  };
+  assert.equal(loaded.users.length, 1_000_000);
+  assert.equal(loaded.users[999_999].name, "user-999999");
+});
+
 test("an alias bomb is still refused, without expanding it", () => {
   const lines = [`a0: &a0 [${Array(10).fill('"lol"').join(",")}]`];
   for (let i = 1; i <= 9; i++) {
