@@ -3,8 +3,10 @@
 // runs it against the fake API server.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
   BUN,
@@ -15,6 +17,7 @@ import {
   writeKubeconfig,
 } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
+import { detectRuntime } from "../src/runtime/detect.ts";
 
 interface Run {
   code: number;
@@ -140,5 +143,84 @@ describe("compiled Bun executable (dist/kubeauth)", () => {
     const r = await run(bin, ["whoami", "--kubeconfig", kubeconfig]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /demo-user-1/);
+  });
+  test("exec -i: stdin reaches the remote command; its exit code is the CLI's", async () => {
+    const dir = join(tmp.path, "exec-stream");
+    mkdirSync(dir, { recursive: true });
+    const kubeconfig = await writeKubeconfig(
+      dir,
+      kubeconfigFor(cluster, { token: "static-t0ken" }),
+    );
+    const child = spawn(bin, [
+      "exec",
+      "--kubeconfig",
+      kubeconfig,
+      "-i",
+      "web",
+      "--",
+      "sh",
+      "-c",
+      "cat; echo err >&2; exit 5",
+    ]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c) => (stderr += c));
+    child.stdin.end("from stdin\n");
+    const code = await new Promise((r) => child.on("close", r));
+    assert.equal(stdout, "from stdin\n", stderr);
+    assert.equal(stderr, "err\n");
+    assert.equal(code, 5);
+  });
+
+  test("port-forward: a local connection reaches the pod's port; SIGINT stops it", async () => {
+    const dir = join(tmp.path, "pf");
+    mkdirSync(dir, { recursive: true });
+    const kubeconfig = await writeKubeconfig(
+      dir,
+      kubeconfigFor(cluster, { token: "static-t0ken" }),
+    );
+    const echo = createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    const target = (echo.address() as AddressInfo).port;
+    const child = spawn(bin, [
+      "port-forward",
+      "--kubeconfig",
+      kubeconfig,
+      "web",
+      `:${target}`,
+    ]);
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (c) => (stderr += c));
+    try {
+      let out = "";
+      child.stdout.setEncoding("utf8").on("data", (c) => (out += c));
+      let port = 0;
+      for (let i = 0; i < 100 && port === 0; i++) {
+        const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) port = Number(m[1]);
+        else await new Promise((r) => child.stdout.once("data", r));
+      }
+      assert.ok(port > 0, out);
+      const sock = connect(port, "127.0.0.1");
+      sock.write("ping");
+      let got = "";
+      for await (const chunk of sock) {
+        got += chunk;
+        if (got.length >= 4) break;
+      }
+      sock.destroy();
+      assert.equal(got, "ping");
+      child.kill("SIGINT");
+      const code = await new Promise((r) => child.on("close", r));
+      assert.equal(stderr, "");
+      assert.match(out, /Handling connection for/);
+      // Deno's node:child_process reports a child it sent SIGINT to as
+      // killed by the signal even when it exited 0 (see cli_streams_test).
+      if (detectRuntime() !== "deno") assert.equal(code, 0);
+    } finally {
+      child.kill("SIGKILL");
+      await new Promise((r) => echo.close(r));
+    }
   });
 });
