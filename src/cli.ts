@@ -26,21 +26,18 @@
  *
  * @module
  */
-import { createAuthedFetch } from "./fetch/authed_fetch.ts";
+// Each command loads its modules when it runs (dynamic imports below): a
+// `kubeauth cached` cache hit loads no kubeconfig parser, TLS transport or
+// fetch layer. Only what every command needs is imported here.
 import type { AuthedFetch } from "./fetch/authed_fetch.ts";
-import { createCredentialSource } from "./fetch/credential_source.ts";
 import { ExecPluginError, KubeauthError } from "./errors.ts";
-import { runCachedPlugin } from "./cache/cached_plugin.ts";
-import { wrapKubeconfig } from "./cache/kubeconfig_wrap.ts";
 import { pathFlavor, resolvePath, splitPathList } from "./kubeconfig/paths.ts";
 import { hostPortOf } from "./runtime/transport_error.ts";
-import { resolveDefaultContext } from "./kubeconfig/mod.ts";
 import { getProcessIo } from "./runtime/process_io.ts";
 import type { ProcessIo } from "./runtime/process_io.ts";
 
 export type { ProcessIo } from "./runtime/process_io.ts";
 import { getRuntimeAdapter } from "./runtime/mod.ts";
-import { runStreamCommand, STREAM_USAGE } from "./cli_streams.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /**
@@ -55,8 +52,13 @@ import denoJson from "../deno.json" with { type: "json" };
  */
 export const VERSION: string = denoJson.version;
 
-const USAGE =
-  `kubeauth ${VERSION}: Kubernetes requests authenticated the way kubectl does
+const USAGE_LINE =
+  `kubeauth ${VERSION}: Kubernetes requests authenticated the way kubectl does`;
+
+/** The full usage text (loads the streams commands' part). */
+async function usage(): Promise<string> {
+  const { STREAM_USAGE } = await import("./cli_streams.ts");
+  return `${USAGE_LINE}
 
 Usage:
   kubeauth fetch <path-or-url> [--kubeconfig FILE] [--context NAME]
@@ -74,6 +76,7 @@ the credential cache shared by processes ($KUBECACHEDIR/kubeauth, else
 ~/.kube/cache/kubeauth).
 
 Run "kubeauth <command> --help" for a command's options.`;
+}
 
 const HELP: Record<string, string> = {
   fetch: `Usage: kubeauth fetch <path-or-url> [options]
@@ -454,6 +457,7 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
   // plugin is running (and close() below kills it).
   let credentialsReady = false;
   try {
+    const { createAuthedFetch } = await import("./fetch/authed_fetch.ts");
     kube = await createAuthedFetch({
       onEvent: (e) => {
         if (e.type === "transport-created") credentialsReady = true;
@@ -518,6 +522,10 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
 
 async function runCredential(p: Parsed, io: ProcessIo): Promise<number> {
   const adapter = await getRuntimeAdapter();
+  const { resolveDefaultContext } = await import("./kubeconfig/mod.ts");
+  const { createCredentialSource } = await import(
+    "./fetch/credential_source.ts"
+  );
   const ctx = await resolveDefaultContext({
     kubeconfig: p.kubeconfig,
     context: p.context,
@@ -568,6 +576,7 @@ async function runCredential(p: Parsed, io: ProcessIo): Promise<number> {
 }
 
 async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
+  const { createAuthedFetch } = await import("./fetch/authed_fetch.ts");
   const kube = await createAuthedFetch({
     kubeconfig: p.kubeconfig,
     context: p.context,
@@ -622,6 +631,7 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
 
 async function runCached(p: Parsed, io: ProcessIo): Promise<number> {
   const adapter = await getRuntimeAdapter();
+  const { runCachedPlugin } = await import("./cache/cached_plugin.ts");
   const say = (text: string) =>
     io.writeStderr(encoder.encode(`kubeauth cached: ${text}\n`));
   const notes: string[] = [];
@@ -669,6 +679,7 @@ async function runKubeconfigWrap(p: Parsed, io: ProcessIo): Promise<number> {
   } catch (err) {
     throw new Error(`cannot read kubeconfig "${path}": ${describe(err)}`);
   }
+  const { wrapKubeconfig } = await import("./cache/kubeconfig_wrap.ts");
   const out = wrapKubeconfig(text, {
     path,
     flavor,
@@ -785,6 +796,7 @@ function errorLine(err: unknown): string {
 export async function main(argv: string[], io?: ProcessIo): Promise<number> {
   const pio = io ?? await getProcessIo();
   if (argv[0] === "exec" || argv[0] === "port-forward") {
+    const { runStreamCommand } = await import("./cli_streams.ts");
     return runStreamCommand(argv, pio);
   }
   const err = (text: string) => pio.writeStderr(encoder.encode(text));
@@ -795,7 +807,7 @@ export async function main(argv: string[], io?: ProcessIo): Promise<number> {
     if (e instanceof UsageError) {
       await err(`error: ${e.message}\n`);
       await err(
-        (e.command ? HELP[e.command] : USAGE).split("\n")[0] + "\n",
+        (e.command ? HELP[e.command] : USAGE_LINE).split("\n")[0] + "\n",
       );
       return 1;
     }
@@ -807,7 +819,7 @@ export async function main(argv: string[], io?: ProcessIo): Promise<number> {
   }
   if (p.help) {
     await pio.writeStdout(
-      encoder.encode((p.command ? HELP[p.command] : USAGE) + "\n"),
+      encoder.encode((p.command ? HELP[p.command] : await usage()) + "\n"),
     );
     return 0;
   }

@@ -553,6 +553,14 @@ row(
   "≥ 5×",
   cacheRow((c) => c.fetchRatio, (x) => x >= 5),
 );
+row(
+  "  … best with a zero-cost wrapper (measured floor)",
+  "",
+  (rt) =>
+    rt === "bun" && S.cache?.bestWrappedRatio != null
+      ? { text: `${fmt(S.cache.bestWrappedRatio, 2)}×` }
+      : null,
+);
 
 console.log("");
 console.log(
@@ -724,6 +732,13 @@ if (S.cache && !S.cache.error) {
       fmt(c.fetchCacheMs)
     }; plugin runs ${c.pluginRuns.kubectl} / ${c.pluginRuns.wrapped} / ${c.pluginRuns.fetch}`,
   );
+  if (c.kubectlZeroCostPluginMs != null) {
+    console.log(
+      `    kubectl with a zero-cost plugin (cat) ${
+        fmt(c.kubectlZeroCostPluginMs)
+      }: a wrapper costing nothing would reach ${fmt(c.bestWrappedRatio, 2)}×`,
+    );
+  }
 }
 if (S.streams) {
   console.log(dim("9 streams (scripts/bench/streams.ts):"));

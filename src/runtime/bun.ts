@@ -7,10 +7,13 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import process from "node:process";
-import { isatty } from "node:tty";
 import { KubeauthError } from "../errors.ts";
 import { resolveCommand } from "./command_path.ts";
-import { probeExecutable, spawnErrorFromCode } from "./node_common.ts";
+import {
+  isTerminal,
+  probeExecutable,
+  spawnErrorFromCode,
+} from "./node_common.ts";
 import { nodeCacheFiles } from "./node_files.ts";
 import { createTrackedTransport } from "./tracked_transport.ts";
 import type {
@@ -22,6 +25,7 @@ import type {
   TransportOptions,
 } from "./types.ts";
 import { openBunWebSocket } from "./websocket_bun.ts";
+import { writeBunStdio } from "./bun_stdio.ts";
 import { createNodeStreamsSupport } from "./streams_node.ts";
 
 interface BunSubprocess {
@@ -86,9 +90,9 @@ export function createBunAdapter(): RuntimeAdapter {
     name: "bun",
     os,
     spawn: (options) => Promise.resolve().then(() => spawnBun(B, os, options)),
-    stdinIsTerminal: () => isatty(0),
+    stdinIsTerminal: () => isTerminal(0),
     writeStderr(chunk) {
-      process.stderr.write(chunk);
+      void writeBunStdio("stderr", chunk).catch(() => {});
     },
     env: () => ({ ...process.env }) as Record<string, string>,
     getEnv: (name) => process.env[name],

@@ -5,6 +5,7 @@
  * @module
  */
 import { accessSync, constants, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { FileKind } from "./command_path.ts";
 import { SpawnError } from "./types.ts";
 
@@ -61,4 +62,27 @@ export function spawnErrorFromCode(command: string, err: unknown): SpawnError {
     ? "permission-denied"
     : "other";
   return new SpawnError(reason, command, message, err);
+}
+
+let tty: { isatty(fd: number): boolean } | undefined;
+
+/**
+ * `isatty(fd)`, loading `node:tty` on the first call: imported with the
+ * adapter, it cost every Bun command ~15 ms of start-up, and only a plugin
+ * run asks whether stdin is a terminal.
+ *
+ * @example Usage
+ * ```ts
+ * import { isTerminal } from "./node_common.ts";
+ * console.assert(typeof isTerminal(0) === "boolean");
+ * ```
+ *
+ * @param fd The file descriptor.
+ * @returns Whether it is a terminal.
+ */
+export function isTerminal(fd: number): boolean {
+  tty ??= createRequire(import.meta.url)("node:tty") as {
+    isatty(fd: number): boolean;
+  };
+  return tty.isatty(fd);
 }

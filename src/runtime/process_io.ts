@@ -72,6 +72,7 @@ export async function getProcessIo(): Promise<ProcessIo> {
     };
   }
   const proc = (globalThis as unknown as { process: NodeProcess }).process;
+  if (detectRuntime() === "bun") return await bunProcessIo(proc);
   const { Readable } = await import("node:stream");
   const write = (w: NodeWritable, chunk: Uint8Array) =>
     new Promise<void>((resolve, reject) => {
@@ -89,6 +90,23 @@ export async function getProcessIo(): Promise<ProcessIo> {
       // Both writes resolve only once flushed; an empty write orders after them.
       await write(proc.stdout, new Uint8Array(0));
       await write(proc.stderr, new Uint8Array(0));
+      return proc.exit(code);
+    },
+  };
+}
+
+/** Bun: its own writers, no `node:stream` (see bun_stdio.ts). */
+async function bunProcessIo(proc: NodeProcess): Promise<ProcessIo> {
+  const { bunStdin, flushBunStdio, writeBunStdio } = await import(
+    "./bun_stdio.ts"
+  );
+  return {
+    args: () => proc.argv.slice(2),
+    writeStdout: (c) => writeBunStdio("stdout", c),
+    writeStderr: (c) => writeBunStdio("stderr", c),
+    stdin: bunStdin,
+    exit: async (code) => {
+      await flushBunStdio();
       return proc.exit(code);
     },
   };

@@ -4,10 +4,16 @@
  *
  * @module
  */
-import net from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import process from "node:process";
-import { Readable, Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { StreamsSupport, TcpConnection, TcpListener } from "./types.ts";
+
+/** The stream classes `wrap` needs. */
+interface StreamClasses {
+  Readable: typeof Readable;
+  Writable: typeof Writable;
+}
 
 /**
  * Creates the Node/Bun streams support.
@@ -49,11 +55,19 @@ export function createNodeStreamsSupport(): StreamsSupport {
   };
 }
 
-function listenTcp(
+/**
+ * `node:net` and `node:stream` load here, on the first listener: loaded
+ * with the adapter they cost every command ~15 ms of Bun start-up.
+ */
+async function listenTcp(
   options: { hostname: string; port: number },
 ): Promise<TcpListener> {
-  return new Promise((resolve, reject) => {
-    const queue: net.Socket[] = [];
+  const [{ default: net }, streams] = await Promise.all([
+    import("node:net"),
+    import("node:stream"),
+  ]);
+  return await new Promise((resolve, reject) => {
+    const queue: Socket[] = [];
     let wake: (() => void) | undefined;
     let closed = false;
     const server = net.createServer((socket) => {
@@ -63,7 +77,7 @@ function listenTcp(
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => {
       server.off("error", reject);
-      const address = server.address() as net.AddressInfo;
+      const address = server.address() as AddressInfo;
       resolve({
         port: address.port,
         hostname: address.address,
@@ -71,7 +85,7 @@ function listenTcp(
           while (!closed) {
             const next = queue.shift();
             if (next !== undefined) {
-              yield wrap(next);
+              yield wrap(next, streams);
               continue;
             }
             await new Promise<void>((r) => (wake = r));
@@ -90,7 +104,10 @@ function listenTcp(
   });
 }
 
-function wrap(socket: net.Socket): TcpConnection {
+function wrap(
+  socket: Socket,
+  { Readable, Writable }: StreamClasses,
+): TcpConnection {
   socket.on("error", () => {});
   return {
     readable: Readable.toWeb(socket) as unknown as ReadableStream<Uint8Array>,
