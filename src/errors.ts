@@ -247,6 +247,8 @@ export class WebSocketRefusedError extends KubeauthError {
   readonly status: number;
   /** The `reason` of the server's Status (`NotFound`, `Forbidden`…), if any. */
   readonly reason: string | undefined;
+  /** The server's whole `Status` object, when its answer was one. */
+  readonly serverStatus: Readonly<Record<string, unknown>> | undefined;
 
   /**
    * Creates the error.
@@ -254,13 +256,15 @@ export class WebSocketRefusedError extends KubeauthError {
    * @param status The HTTP status (0 when unknown).
    * @param reason The Status reason, if any.
    * @param detail The server's Status message (or what is known).
-   * @param options The cause, if any.
+   * @param options The cause, and the server's Status object, if any.
    */
   constructor(
     status: number,
     reason: string | undefined,
     detail: string,
-    options?: KubeauthErrorOptions,
+    options?: KubeauthErrorOptions & {
+      serverStatus?: Readonly<Record<string, unknown>>;
+    },
   ) {
     super(
       "WEBSOCKET_REFUSED",
@@ -272,5 +276,6 @@ export class WebSocketRefusedError extends KubeauthError {
     this.name = "WebSocketRefusedError";
     this.status = status;
     this.reason = reason;
+    this.serverStatus = options?.serverStatus;
   }
 }

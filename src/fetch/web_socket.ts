@@ -147,6 +147,7 @@ export async function connectSocket(
  * );
  * const err = await refusal(res, "the connection failed");
  * console.assert(err.status === 404 && err.message.includes('pods "x" not found'));
+ * console.assert(err.serverStatus?.reason === "NotFound");
  * ```
  *
  * @param res The server's answer.
@@ -172,10 +173,16 @@ export async function refusal(
   }
   let message = text.trim().slice(0, 500);
   let reason: string | undefined;
+  let serverStatus: Record<string, unknown> | undefined;
   try {
     const status = JSON.parse(text) as { message?: unknown; reason?: unknown };
     if (typeof status.message === "string") message = status.message;
     if (typeof status.reason === "string") reason = status.reason;
+    if (
+      typeof status === "object" && status !== null && !Array.isArray(status)
+    ) {
+      serverStatus = status as Record<string, unknown>;
+    }
   } catch {
     // Not a Status: keep the text.
   }
@@ -183,5 +190,6 @@ export async function refusal(
     res.status,
     reason,
     message === "" ? (res.statusText || detail) : message,
+    serverStatus === undefined ? undefined : { serverStatus },
   );
 }

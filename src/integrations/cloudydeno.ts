@@ -7,7 +7,8 @@
  * server's path prefix, on Deno, Bun and Node.
  *
  * The contract's types are declared here from cloudydeno's `lib/contract.ts`
- * (structurally the same), so this module needs no dependency.
+ * (structurally the same; the tunnel's in both of its generations), so this
+ * module needs no dependency.
  *
  * @example Usage
  * ```ts ignore
@@ -23,11 +24,21 @@
  * @module
  */
 import type { AuthedFetch } from "../fetch/authed_fetch.ts";
-import { KubeauthError } from "../errors.ts";
-import type { KubeauthErrorCode } from "../errors.ts";
-import { httpError } from "../http/http_error.ts";
+import { KubeauthError, WebSocketRefusedError } from "../errors.ts";
+import type { KubeauthErrorCode, KubeauthErrorOptions } from "../errors.ts";
+import { httpError, statusError } from "../http/http_error.ts";
 import type { KubernetesStatus } from "../http/http_error.ts";
 import { readLines } from "../watch/lines.ts";
+import { KubeauthTunnel } from "./cloudydeno_tunnel.ts";
+import type { KubernetesTunnel } from "./cloudydeno_tunnel.ts";
+
+export { KubeauthTunnel } from "./cloudydeno_tunnel.ts";
+export type {
+  KubernetesTunnel,
+  TunnelChannel,
+  TunnelChannelId,
+  TunnelChannelRequest,
+} from "./cloudydeno_tunnel.ts";
 
 /** The HTTP methods the generated APIs use. */
 export type HttpMethods =
@@ -74,28 +85,6 @@ export interface RequestOptions {
   expectStream?: boolean;
   /** Answer with parsed JSON (with `expectStream`: one value per line). */
   expectJson?: boolean;
-}
-
-/** A channel tunnel (exec, attach, port-forward), as cloudydeno defines it. */
-export interface KubernetesTunnel {
-  /** The transport in use. */
-  readonly transportProtocol: "SPDY" | "WebSocket" | "Opaque";
-  /** The negotiated subprotocol. */
-  readonly subProtocol: string;
-  /** The readable side of a channel. */
-  getReadableStream(ids: {
-    index?: number;
-    spdyHeaders?: Record<string, string | number>;
-  }): ReadableStream<Uint8Array>;
-  /** The writable side of a channel. */
-  getWritableStream(ids: {
-    index?: number;
-    spdyHeaders?: Record<string, string | number>;
-  }): WritableStream<Uint8Array>;
-  /** Resolves once the channels are set up. */
-  whenReady(): Promise<void>;
-  /** Disconnects the tunnel. */
-  close(): Promise<void>;
 }
 
 /** cloudydeno's `RestClient` contract (what its typed APIs call). */
@@ -152,12 +141,18 @@ export class KubeauthRestError extends KubeauthError {
    * @param message The server's message (kubectl's wording).
    * @param httpCode The HTTP status code.
    * @param status The server's Status object, if any.
+   * @param options The cause, if any.
    */
-  constructor(message: string, httpCode: number, status?: KubernetesStatus) {
+  constructor(
+    message: string,
+    httpCode: number,
+    status?: KubernetesStatus,
+    options?: KubeauthErrorOptions,
+  ) {
     const code: KubeauthErrorCode = httpCode === 410
       ? "WATCH_EXPIRED"
       : "HTTP_ERROR";
-    super(code, message);
+    super(code, message, options);
     this.name = "KubeauthRestError";
     this.httpCode = httpCode;
     this.status = (status ?? null) as JSONValue;
@@ -186,6 +181,31 @@ function emptyStream<T>(): ReadableStream<T> {
   return new ReadableStream<T>({ start: (c) => c.close() });
 }
 
+/** The path with the query string. */
+function pathOf(opts: RequestOptions): string {
+  const query = opts.querystring?.toString() ?? "";
+  return (opts.path || "/") + (query ? `?${query}` : "");
+}
+
+/**
+ * A refused upgrade as cloudydeno's own errors are shaped (`httpCode`,
+ * `status`), worded as the client's other HTTP failures; other errors
+ * (credentials, an upgrade failing with no HTTP status) as they are.
+ */
+function refusedAsRestError(err: unknown): unknown {
+  if (!(err instanceof WebSocketRefusedError) || err.status === 0) return err;
+  const status: KubernetesStatus = (err.serverStatus as KubernetesStatus) ?? {
+    kind: "Status",
+    apiVersion: "v1",
+    status: "Failure",
+    code: err.status,
+    reason: err.reason,
+    message: err.message,
+  };
+  const message = statusError(status, err.status).message;
+  return new KubeauthRestError(message, err.status, status, { cause: err });
+}
+
 /** The request's headers from the options, as cloudydeno sets them. */
 function headersOf(opts: RequestOptions): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -209,9 +229,12 @@ function bodyOf(opts: RequestOptions): BodyInit | undefined {
  * typed API classes. Relative paths keep the server's path prefix; every
  * non-2xx answer rejects with a {@linkcode KubeauthRestError} (`httpCode`,
  * `status`, as cloudydeno's errors). `expectTunnel` (exec, attach,
- * port-forward) rejects with `UNSUPPORTED` for now. `close()` (and
- * `[Symbol.dispose]`) aborts this client's requests and streams still
- * open; the `AuthedFetch` stays open (close it yourself).
+ * port-forward) opens a channel WebSocket with `kube.webSocket` offering
+ * exactly the subprotocols listed, and resolves to a
+ * {@linkcode KubeauthTunnel} once it is open; a refused upgrade rejects
+ * with a `KubeauthRestError` carrying the server's Status. `close()` (and
+ * `[Symbol.dispose]`) aborts this client's requests, streams and tunnels
+ * still open; the `AuthedFetch` stays open (close it yourself).
  *
  * @example Usage
  * ```ts ignore
@@ -287,13 +310,7 @@ export class KubeauthRestClient implements RestClient {
    */
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
   async performRequest(opts: RequestOptions): Promise<unknown> {
-    if (opts.expectTunnel) {
-      throw new KubeauthError(
-        "UNSUPPORTED",
-        "KubeauthRestClient cannot open channel tunnels (exec, attach, port-forward) yet; " +
-          "use kubeauth's execInPod/portForward for those calls",
-      );
-    }
+    if (opts.expectTunnel) return await this.#tunnel(opts, opts.expectTunnel);
     const res = await this.#send(opts);
     if (!res.ok) throw await this.#error(res);
     if (opts.expectStream) {
@@ -305,18 +322,48 @@ export class KubeauthRestClient implements RestClient {
   }
 
   #send(opts: RequestOptions): Promise<Response> {
-    const query = opts.querystring?.toString() ?? "";
-    const path = (opts.path || "/") + (query ? `?${query}` : "");
-    const signals = [this.#closing.signal];
-    if (opts.abortSignal) signals.push(opts.abortSignal);
     const init: RequestInit & { duplex?: "half" } = {
       method: opts.method,
       headers: headersOf(opts),
       body: bodyOf(opts),
-      signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals),
+      signal: this.#signalOf(opts),
     };
     if (opts.bodyStream) init.duplex = "half";
-    return this.#kube(path, init);
+    return this.#kube(pathOf(opts), init);
+  }
+
+  /** The request's signal joined with this client's. */
+  #signalOf(opts: RequestOptions): AbortSignal {
+    const own = this.#closing.signal;
+    return opts.abortSignal ? AbortSignal.any([own, opts.abortSignal]) : own;
+  }
+
+  /**
+   * Opens a channel WebSocket offering `protocols` (the method and body
+   * are not used: the upgrade is a GET) and wraps it in a tunnel. A server
+   * choosing none of them (when some were offered) is `STREAM_FAILED`.
+   */
+  async #tunnel(
+    opts: RequestOptions,
+    protocols: string[],
+  ): Promise<KubernetesTunnel> {
+    const signal = this.#signalOf(opts);
+    let ws: WebSocket;
+    try {
+      ws = await this.#kube.webSocket(pathOf(opts), { protocols, signal });
+    } catch (err) {
+      throw refusedAsRestError(err);
+    }
+    if (protocols.length > 0 && !protocols.includes(ws.protocol)) {
+      ws.close(1000);
+      throw new KubeauthError(
+        "STREAM_FAILED",
+        `the server chose the WebSocket subprotocol "${ws.protocol}", not one of ${
+          protocols.join(", ")
+        }`,
+      );
+    }
+    return new KubeauthTunnel(ws, signal);
   }
 
   async #error(res: Response): Promise<KubeauthRestError> {
@@ -329,7 +376,7 @@ export class KubeauthRestClient implements RestClient {
     return rest;
   }
 
-  /** Aborts this client's requests and open streams. Idempotent. */
+  /** Aborts this client's requests, open streams and tunnels. Idempotent. */
   close(): void {
     this.#closing.abort(
       new KubeauthError("CLOSED", "the KubeauthRestClient was closed"),

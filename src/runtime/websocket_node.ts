@@ -40,7 +40,8 @@ export function openNodeWebSocket(
 ): globalThis.WebSocket {
   checkIdentity(tls);
   const undici = loadUndici();
-  const dispatcher = dispatcherFor(undici, tls);
+  const sockets = new Set<{ destroy(): void }>();
+  const dispatcher = dispatcherFor(undici, tls, sockets);
   let socket: globalThis.WebSocket;
   try {
     socket = new undici.WebSocket(url, {
@@ -53,7 +54,13 @@ export function openNodeWebSocket(
     throw err;
   }
   socket.binaryType = "arraybuffer";
-  releaseOnClose(socket, () => void dispatcher.destroy().catch(() => {}));
+  releaseOnClose(socket, () => {
+    void dispatcher.destroy().catch(() => {});
+    // An upgraded connection is no longer the dispatcher's: when undici
+    // fails the handshake after the 101 (a subprotocol not offered), it
+    // would stay open until the process exits.
+    for (const s of sockets) s.destroy();
+  });
   return socket;
 }
 
@@ -93,7 +100,11 @@ function loadUndici(): Undici {
   return undiciModule;
 }
 
-function dispatcherFor(undici: Undici, options: TransportOptions): Dispatcher {
+function dispatcherFor(
+  undici: Undici,
+  options: TransportOptions,
+  sockets: Set<{ destroy(): void }>,
+): Dispatcher {
   const tls: {
     ca?: string;
     cert?: string;
@@ -110,12 +121,16 @@ function dispatcherFor(undici: Undici, options: TransportOptions): Dispatcher {
     if (options.serverName !== undefined) tls.servername = options.serverName;
     return new undici.ProxyAgent({ uri: options.proxy, requestTls: tls });
   }
-  if (options.serverName !== undefined) {
-    const connector = undici.buildConnector(tls);
-    const servername = options.serverName;
-    return new undici.Agent({
-      connect: (opts, callback) => connector({ ...opts, servername }, callback),
-    });
-  }
-  return new undici.Agent({ connect: tls });
+  const connector = undici.buildConnector(tls);
+  const servername = options.serverName;
+  return new undici.Agent({
+    connect: (opts, callback) =>
+      connector(
+        servername === undefined ? opts : { ...opts, servername },
+        (err, socket) => {
+          if (socket) sockets.add(socket as { destroy(): void });
+          callback(err, socket);
+        },
+      ),
+  });
 }
