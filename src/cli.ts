@@ -825,9 +825,27 @@ export async function main(argv: string[], io?: ProcessIo): Promise<number> {
         return await runWhoami(p, pio);
     }
   } catch (e) {
-    await err(`error: ${errorLine(e).replaceAll("\n", " ")}\n`);
+    await err(errorReport(e));
     return 1;
   }
+}
+
+/**
+ * The `error: ` line and, for a multi-line installHint, the hint's other
+ * lines after it, each indented by two spaces and kept as written (the
+ * hint was escaped when the kubeconfig was read, as client-go does).
+ */
+function errorReport(e: unknown): string {
+  const text = errorLine(e);
+  const hint = e instanceof ExecPluginError ? e.installHint : undefined;
+  if (hint === undefined || !hint.includes("\n") || !text.endsWith(hint)) {
+    return `error: ${text.replaceAll("\n", " ")}\n`;
+  }
+  const [first, ...rest] = hint.replace(/\s+$/, "").split(/\r?\n/);
+  const head = `${text.slice(0, -hint.length)}${first}`.trim()
+    .replace(/[ \t]*\n\s*/g, " ");
+  const lines = rest.map((l) => l.trim() === "" ? "\n" : `  ${l}\n`);
+  return `error: ${head}\n${lines.join("")}`;
 }
 
 if ((import.meta as ImportMeta & { main?: boolean }).main) {

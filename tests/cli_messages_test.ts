@@ -1,6 +1,7 @@
 // CLI messages that help the CLI's reader (issue 12): --exec-timeout and its
 // advice, a plugin that prints nothing, a cross-origin redirect (where it
-// pointed, why it was not followed), a plugin path that is a directory.
+// pointed, why it was not followed), a plugin path that is a directory, a
+// multi-line installHint.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -141,7 +142,44 @@ describe("CLI messages", { timeout: 120_000 }, () => {
     const r = await run(["credential", "--kubeconfig", file]);
     assert.equal(r.code, 1);
     const line = errorLine(r.stderr);
-    assert.match(line, /not a directory|not found/);
-    assert.equal(line.includes("--allow-run"), detectRuntime() === "deno");
+    assert.ok(
+      line.endsWith(
+        `${dir} is a directory, not an executable file; set command to the plugin's executable file`,
+      ),
+      line,
+    );
+    assert.ok(!line.includes("--allow-run"), line);
+    assert.ok(!line.includes("chmod"), line);
+  });
+
+  // A multi-line installHint was squashed into one line of runs of spaces.
+  // The CLI keeps one `error: ` line (CONTRACT) ending with the hint's first
+  // line, then prints the hint's other lines, each indented by two spaces,
+  // as written (control characters escaped as client-go does: U+001B).
+  test("a multi-line installHint: one error line, then the hint's lines indented", async () => {
+    const command = "kubeauth-cli-msg-missing-plugin";
+    const hint =
+      "Install the plugin:\n  brew install example\n\nThen run \x1b[1mlogin\x1b[0m.";
+    const file = await config({
+      exec: { ...exec(command).exec, installHint: hint },
+    });
+    const r = await run(["credential", "--kubeconfig", file]);
+    assert.equal(r.code, 1);
+    const out = r.stderr.slice(r.stderr.indexOf("error: "));
+    assert.equal(
+      out,
+      `error: exec: executable ${command} not found ` +
+        "It looks like you are trying to use a client-go credential plugin that is not installed. " +
+        "To learn more about this feature, consult the documentation available at: " +
+        "https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins " +
+        "Install the plugin:\n" +
+        "    brew install example\n" +
+        "\n" +
+        "  Then run U+001B[1mloginU+001B[0m.\n",
+    );
+    assert.equal(
+      out.split("\n").filter((l) => l.startsWith("error:")).length,
+      1,
+    );
   });
 });

@@ -802,13 +802,68 @@ test(
     for (let i = 0; i < 20; i++) assert.equal(await auth.get(), c);
     assert.equal(runsIn(f.runs), 1);
     const warning = events.find((e) => e.type === "warning");
-    assert.ok(
-      warning && warning.type === "warning" &&
-        warning.message.includes("already past"),
+    assert.ok(warning && warning.type === "warning");
+    assert.equal(
+      warning.message,
+      `exec plugin returned an expirationTimestamp ${
+        new Date(T0 - 5000).toISOString()
+      } that is already past (local time ${
+        new Date(T0).toISOString()
+      }; clock skew?); using the credentials for 10s before running the plugin again`,
     );
     clock += 10_001;
     await auth.get();
     assert.equal(runsIn(f.runs), 2);
+    await auth.close();
+  },
+);
+
+// Issue 12, item 5: a credential that expired while a slow plugin was still
+// running was reported as "clock skew?". The injected clock moves 30 s while
+// the (real) plugin runs; its credential expires 10 s after the start.
+test(
+  "a credential that expired while a slow plugin ran: said so, not clock skew",
+  { timeout: 30_000 },
+  async () => {
+    const f = files();
+    let clock = T0;
+    const events: ExecEvent[] = [];
+    const slow: RuntimeAdapter = {
+      ...real,
+      spawn: async (o) => {
+        const child = await real.spawn(o);
+        clock += 30_000;
+        return child;
+      },
+    };
+    const auth = new ExecAuthenticator(execConfig(f), undefined, {
+      adapter: slow,
+      now: () => clock,
+      onEvent: (e) => events.push(e),
+    });
+    setOutput(
+      f,
+      cred({
+        token: "short-lived",
+        expirationTimestamp: new Date(T0 + 10_000).toISOString(),
+      }),
+    );
+    const c = await auth.get();
+    assert.equal(c.token, "short-lived");
+    const warnings = events.filter((e) => e.type === "warning");
+    assert.equal(warnings.length, 1);
+    const w = warnings[0];
+    assert.ok(w.type === "warning");
+    assert.equal(
+      w.message,
+      `exec plugin returned an expirationTimestamp ${
+        new Date(T0 + 10_000).toISOString()
+      } that expired while the plugin was still running (it took 30s; the credentials it returns live shorter than it runs); using the credentials for 10s before running the plugin again`,
+    );
+    assert.ok(!w.message.includes("skew"), w.message);
+    // Used for the minimum validity, not re-run per request.
+    for (let i = 0; i < 5; i++) assert.equal(await auth.get(), c);
+    assert.equal(runsIn(f.runs), 1);
     await auth.close();
   },
 );

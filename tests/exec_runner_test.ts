@@ -15,7 +15,13 @@
 //   a hanging plugin      → kubectl hangs forever (client-go has no timeout)
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
 import { assertAllGone } from "./support/process.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -208,6 +214,19 @@ test("unknown-binary: client-go's not-found message with the install hint", {
   );
 });
 
+test("a multi-line installHint stays multi-line in the library's message", {
+  timeout: 30_000,
+}, async () => {
+  const hint = "Install the plugin:\n  brew install example\n\nThen log in.";
+  const err = await rejectsPlugin(
+    run({ command: "kubeauth-missing-multiline", installHint: hint }),
+    "EXEC_NOT_FOUND",
+    `\n\n${INSTALL_HINT_HELP}\n\n${hint}`,
+  );
+  assert.ok(err.message.endsWith(hint), err.message);
+  assert.equal(err.installHint, hint);
+});
+
 test("a plugin file that is not executable: permission denied is said", {
   timeout: 30_000,
 }, async () => {
@@ -217,6 +236,55 @@ test("a plugin file that is not executable: permission denied is said", {
     "permission denied",
   );
 });
+
+// Issue 12, item 5: a command that is a directory was told "chmod +x, or on
+// Deno --allow-run" on every runtime. kubectl says `fork/exec /d: permission
+// denied` for a path, and "not found" + the install hint for a bare name
+// found on PATH only as a directory (Go's LookPath skips directories).
+test("a plugin path that is a directory: EXEC_FAILED saying so", {
+  timeout: 30_000,
+}, async () => {
+  const plugins = join(dir, "plugins-dir");
+  mkdirSync(plugins, { recursive: true });
+  const err = await rejectsPlugin(
+    run({ command: plugins, installHint: "get the plugin" }),
+    "EXEC_FAILED",
+    `exec: executable ${plugins} could not be started: ${plugins} is a directory, not an executable file; set command to the plugin's executable file`,
+  );
+  assert.ok(!err.message.includes("chmod"), err.message);
+  assert.ok(!err.message.includes("--allow-run"), err.message);
+  assert.ok(err.message.endsWith("\n\nget the plugin"), err.message);
+  // Relative to the process's working directory, as any relative command.
+  const rel = await rejectsPlugin(
+    run({ command: "./testdata" }),
+    "EXEC_FAILED",
+    `${join(root, "testdata")} is a directory, not an executable file`,
+  );
+  assert.ok(!rel.message.includes("chmod"), rel.message);
+});
+
+test(
+  "a bare plugin name found on PATH only as a directory: EXEC_NOT_FOUND saying so",
+  {
+    timeout: 30_000,
+  },
+  async () => {
+    const bin = join(dir, "bin-with-dir");
+    mkdirSync(join(bin, "kube-plugin-x"), { recursive: true });
+    const err = await rejectsPlugin(
+      run({
+        command: "kube-plugin-x",
+        installHint: "get the plugin",
+        env: { PATH: `${bin}:${PATH}` },
+      }),
+      "EXEC_NOT_FOUND",
+      `exec: executable kube-plugin-x not found (${
+        join(bin, "kube-plugin-x")
+      } on $PATH is a directory)\n\n${INSTALL_HINT_HELP}\n\nget the plugin`,
+    );
+    assert.ok(!err.message.includes("chmod"), err.message);
+  },
+);
 
 test(
   "a plugin killed by a signal: the signal is named",

@@ -146,3 +146,45 @@ console.log(JSON.stringify({ fns: ["createAuthedFetch", "authedFetch", "loadKube
     }
   },
 );
+
+// Issue 12, item 8: Deno users of the JSR package must not download undici,
+// which only the Node adapter's WebSocket uses. `deno info` walks every
+// statically analysable import (dynamic ones included), as Deno does when it
+// caches a module's graph; undici (npm: or node_modules/) must not be in it.
+test("deno info: no undici in the graphs of the Deno-facing entry points", {
+  timeout: 120_000,
+}, () => {
+  const deno = join(root, "node_modules", ".bin", "deno");
+  for (
+    const entry of [
+      "mod.ts",
+      "src/cli.ts",
+      "src/runtime/mod.ts",
+      "src/integrations/cloudydeno.ts",
+    ]
+  ) {
+    const info = JSON.parse(
+      execFileSync(deno, ["info", "--json", entry], {
+        cwd: root,
+        encoding: "utf8",
+        maxBuffer: 64 << 20,
+      }),
+    ) as {
+      modules: { specifier: string }[];
+      npmPackages?: Record<string, unknown>;
+    };
+    assert.ok(
+      info.modules.some((m) => m.specifier.endsWith("/src/runtime/node.ts")),
+      `${entry}: the graph is complete (the Node adapter is in it)`,
+    );
+    const undici = info.modules
+      .map((m) => m.specifier)
+      .filter((s) => /undici/.test(s));
+    assert.deepEqual(undici, [], `${entry}: undici modules in the graph`);
+    assert.deepEqual(
+      Object.keys(info.npmPackages ?? {}).filter((k) => /undici/.test(k)),
+      [],
+      `${entry}: undici npm packages in the graph`,
+    );
+  }
+});

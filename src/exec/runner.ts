@@ -348,6 +348,9 @@ function spawnFailure(o: RunExecPluginOptions, err: unknown): ExecPluginError {
       { command, ...(hint ? { installHint: hint } : {}), cause: err },
     );
   }
+  if (err instanceof SpawnError && err.reason === "is-directory") {
+    return directoryFailure(o, err);
+  }
   const detail = err instanceof SpawnError
     ? err.message
     : "the process could not be started";
@@ -372,6 +375,37 @@ function spawnFailure(o: RunExecPluginOptions, err: unknown): ExecPluginError {
     "EXEC_FAILED",
     `exec: executable ${command} could not be started: ${detail}${big}`,
     { command, cause: err },
+  );
+}
+
+/**
+ * The command is a directory: a path → EXEC_FAILED (kubectl: `fork/exec …:
+ * permission denied`); a bare name whose only match on PATH is a directory
+ * → EXEC_NOT_FOUND with the install hint (Go's LookPath skips directories).
+ */
+function directoryFailure(
+  o: RunExecPluginOptions,
+  err: SpawnError,
+): ExecPluginError {
+  const command = o.command;
+  const hint = o.installHint;
+  const hintSuffix = hint ? `\n\n${hint}` : "";
+  const options = {
+    command,
+    ...(hint ? { installHint: hint } : {}),
+    cause: err,
+  };
+  if (err.message.endsWith(" on $PATH is a directory")) {
+    return new ExecPluginError(
+      "EXEC_NOT_FOUND",
+      `exec: executable ${command} not found (${err.message})\n\n${INSTALL_HINT_HELP}${hintSuffix}`,
+      options,
+    );
+  }
+  return new ExecPluginError(
+    "EXEC_FAILED",
+    `exec: executable ${command} could not be started: ${err.message}, not an executable file; set command to the plugin's executable file${hintSuffix}`,
+    options,
   );
 }
 

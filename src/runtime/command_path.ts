@@ -10,7 +10,11 @@
 import { SpawnError } from "./types.ts";
 
 /** What a file system probe says about one candidate path. */
-export type FileKind = "executable" | "not-executable" | "missing";
+export type FileKind =
+  | "executable"
+  | "not-executable"
+  | "missing"
+  | "directory";
 
 /** The few facts about the host that command resolution needs. */
 export interface CommandResolutionHost {
@@ -42,7 +46,8 @@ export interface CommandResolutionHost {
  * @param host The runtime's file probe, OS and cwd.
  * @returns The path to execute.
  * @throws {SpawnError} `not-found` when a bare name is on no `PATH` entry;
- * `permission-denied` when it is found only as non-executable files.
+ * `permission-denied` when it is found only as non-executable files;
+ * `is-directory` when the path, or a bare name's only match, is a directory.
  */
 export function resolveCommand(
   command: string,
@@ -57,13 +62,20 @@ export function resolveCommand(
     throw new SpawnError("not-found", command, "empty command");
   }
   const childCwd = cwd === undefined ? host.cwd : join(host.cwd, cwd, windows);
-  if (hasSeparator) return join(childCwd, command, windows);
+  if (hasSeparator) {
+    const full = join(childCwd, command, windows);
+    if (host.probe(full) === "directory") {
+      throw new SpawnError("is-directory", command, `${full} is a directory`);
+    }
+    return full;
+  }
   const pathVar = windows ? (env.Path ?? env.PATH ?? env.path) : env.PATH;
   const dirs = (pathVar ?? "").split(windows ? ";" : ":");
   const exts = windows && !/\.[^.\\/]+$/.test(command)
     ? (env.PATHEXT ?? ".COM;.EXE;.BAT;.CMD").split(";").filter((e) => e !== "")
     : [""];
   let denied: string | undefined;
+  let directory: string | undefined;
   for (const dir of dirs) {
     // An empty PATH entry means the current directory (POSIX rule).
     const base = join(childCwd, dir === "" ? "." : dir, windows);
@@ -72,6 +84,7 @@ export function resolveCommand(
       const kind = host.probe(full);
       if (kind === "executable") return full;
       if (kind === "not-executable") denied ??= full;
+      if (kind === "directory") directory ??= full;
     }
   }
   if (denied !== undefined) {
@@ -79,6 +92,13 @@ export function resolveCommand(
       "permission-denied",
       command,
       `${denied} is not executable`,
+    );
+  }
+  if (directory !== undefined) {
+    throw new SpawnError(
+      "is-directory",
+      command,
+      `${directory} on $PATH is a directory`,
     );
   }
   throw new SpawnError(

@@ -57,7 +57,11 @@ interface DenoLike {
     toObject(): Record<string, string>;
     get(name: string): string | undefined;
   };
-  statSync(path: string): { isFile: boolean; mode: number | null };
+  statSync(path: string): {
+    isFile: boolean;
+    isDirectory: boolean;
+    mode: number | null;
+  };
   readFile(path: string): Promise<Uint8Array>;
   stdin: { isTerminal(): boolean };
   stderr: { writeSync(p: Uint8Array): number };
@@ -130,6 +134,7 @@ export function createDenoAdapter(): RuntimeAdapter {
 function probe(D: DenoLike, path: string): FileKind {
   try {
     const st = D.statSync(path);
+    if (st.isDirectory) return "directory";
     if (!st.isFile) return "missing";
     if (D.build.os === "windows" || st.mode === null) return "executable";
     return (st.mode & 0o111) !== 0 ? "executable" : "not-executable";

@@ -22,7 +22,9 @@ import { SpawnError } from "./types.ts";
  */
 export function probeExecutable(path: string): FileKind {
   try {
-    if (!statSync(path).isFile()) return "missing";
+    const st = statSync(path);
+    if (st.isDirectory()) return "directory";
+    if (!st.isFile()) return "missing";
   } catch {
     return "missing";
   }

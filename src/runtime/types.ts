@@ -61,9 +61,14 @@ export interface ChildProcess {
 /**
  * Why a process could not be started: `not-found` (no such file, or a bare
  * name not on `PATH`), `permission-denied` (not executable, or a Deno
- * permission is missing), `other`.
+ * permission is missing), `other`; `is-directory` when the command (a path,
+ * or a bare name's only match on `PATH`) is a directory.
  */
-export type SpawnFailureReason = "not-found" | "permission-denied" | "other";
+export type SpawnFailureReason =
+  | "not-found"
+  | "permission-denied"
+  | "other"
+  | "is-directory";
 
 /**
  * Thrown (as a rejection of {@linkcode RuntimeAdapter.spawn}) when a process

@@ -4,10 +4,17 @@
  * and server name; a `ProxyAgent` for `proxy`). One dispatcher per socket,
  * destroyed when the socket closes.
  *
+ * undici is loaded with `require` (`createRequire`), on first use, not with
+ * an `import`: Deno puts every import it can analyse, dynamic ones included,
+ * into the module graph it builds for `mod.ts`, so a literal `"undici"`
+ * would make every Deno user of the JSR package download it although only
+ * Node runs this file. esbuild (npm build) and `bun build --compile` leave
+ * the call as written; the npm package lists undici as a dependency.
+ *
  * @module
  */
-import { Agent, buildConnector, ProxyAgent, WebSocket } from "undici";
-import type { Dispatcher } from "undici";
+import { createRequire } from "node:module";
+import { KubeauthError } from "../errors.ts";
 import type { TransportOptions, WebSocketOptions } from "./types.ts";
 import { checkIdentity, releaseOnClose } from "./websocket_options.ts";
 
@@ -32,10 +39,11 @@ export function openNodeWebSocket(
   options: WebSocketOptions,
 ): globalThis.WebSocket {
   checkIdentity(tls);
-  const dispatcher = dispatcherFor(tls);
+  const undici = loadUndici();
+  const dispatcher = dispatcherFor(undici, tls);
   let socket: globalThis.WebSocket;
   try {
-    socket = new WebSocket(url, {
+    socket = new undici.WebSocket(url, {
       protocols: [...(options.protocols ?? [])],
       headers: { ...options.headers },
       dispatcher,
@@ -49,7 +57,43 @@ export function openNodeWebSocket(
   return socket;
 }
 
-function dispatcherFor(options: TransportOptions): Dispatcher {
+/** The part of undici 7 this file uses (no type import: see the module doc). */
+interface Dispatcher {
+  destroy(): Promise<void>;
+}
+type Connector = (
+  options: Record<string, unknown>,
+  callback: (...args: unknown[]) => void,
+) => void;
+interface Undici {
+  Agent: new (options: { connect: object | Connector }) => Dispatcher;
+  ProxyAgent: new (options: { uri: string; requestTls: unknown }) => Dispatcher;
+  buildConnector(tls: unknown): Connector;
+  WebSocket: new (url: string, init: {
+    protocols: string[];
+    headers: Record<string, string>;
+    dispatcher: Dispatcher;
+  }) => unknown;
+}
+
+let undiciModule: Undici | undefined;
+
+function loadUndici(): Undici {
+  if (undiciModule !== undefined) return undiciModule;
+  try {
+    undiciModule = createRequire(import.meta.url)("undici") as Undici;
+  } catch (err) {
+    throw new KubeauthError(
+      "UNSUPPORTED",
+      "WebSockets on Node need the npm package undici (a dependency of the " +
+        "npm package @kubeauth/fetch): install it with `npm install undici@7`",
+      { cause: err },
+    );
+  }
+  return undiciModule;
+}
+
+function dispatcherFor(undici: Undici, options: TransportOptions): Dispatcher {
   const tls: {
     ca?: string;
     cert?: string;
@@ -64,14 +108,14 @@ function dispatcherFor(options: TransportOptions): Dispatcher {
   }
   if (options.proxy !== undefined) {
     if (options.serverName !== undefined) tls.servername = options.serverName;
-    return new ProxyAgent({ uri: options.proxy, requestTls: tls });
+    return new undici.ProxyAgent({ uri: options.proxy, requestTls: tls });
   }
   if (options.serverName !== undefined) {
-    const connector = buildConnector(tls);
+    const connector = undici.buildConnector(tls);
     const servername = options.serverName;
-    return new Agent({
+    return new undici.Agent({
       connect: (opts, callback) => connector({ ...opts, servername }, callback),
     });
   }
-  return new Agent({ connect: tls });
+  return new undici.Agent({ connect: tls });
 }

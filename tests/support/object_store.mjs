@@ -1,7 +1,7 @@
 // An in-memory ConfigMap store with watches, imported by cluster_server.mjs.
 //
 // API routes (authenticated by the server before they get here):
-//   GET    /api/v1  (discovery: configmaps, namespaces, pods)
+//   (discovery, GET /api/v1, is stream_server.mjs's, which lists configmaps too)
 //   GET    /api/v1/namespaces/{ns}/configmaps[?watch=true&resourceVersion=RV&allowWatchBookmarks=true]
 //   POST   /api/v1/namespaces/{ns}/configmaps          (201; 409 AlreadyExists)
 //   GET    /api/v1/namespaces/{ns}/configmaps/{name}   (404 NotFound)
@@ -83,44 +83,12 @@ function writeEvent(res, event) {
 
 /** True when this module answers the path. */
 export function handles(path) {
-  return path === "/api/v1" || COLLECTION.test(path) || ITEM.test(path);
-}
-
-/** GET /api/v1: the discovery document (what KubernetesObjectApi reads). */
-function discovery(res) {
-  send(res, 200, {
-    kind: "APIResourceList",
-    groupVersion: "v1",
-    resources: [
-      {
-        name: "configmaps",
-        singularName: "configmap",
-        namespaced: true,
-        kind: "ConfigMap",
-        verbs: ["create", "delete", "get", "list", "update", "watch"],
-      },
-      {
-        name: "namespaces",
-        singularName: "namespace",
-        namespaced: false,
-        kind: "Namespace",
-        verbs: ["get", "list"],
-      },
-      {
-        name: "pods",
-        singularName: "pod",
-        namespaced: true,
-        kind: "Pod",
-        verbs: ["get", "list", "watch"],
-      },
-    ],
-  });
+  return COLLECTION.test(path) || ITEM.test(path);
 }
 
 /** Answers one API request for the store. */
 export function route(req, res, url) {
   const path = url.pathname;
-  if (path === "/api/v1") return req.resume(), discovery(res);
   const item = ITEM.exec(path);
   if (item) return routeItem(req, res, item[1], decodeURIComponent(item[2]));
   const ns = COLLECTION.exec(path)[1];

@@ -132,7 +132,7 @@ function discovery(path, req) {
   if (path === "/api/v1") {
     const r = (name, kind, namespaced, verbs) => ({
       name,
-      singularName: "",
+      singularName: name.includes("/") ? "" : kind.toLowerCase(),
       namespaced,
       kind,
       verbs,
@@ -141,6 +141,15 @@ function discovery(path, req) {
       kind: "APIResourceList",
       groupVersion: "v1",
       resources: [
+        // The object store's (object_store.mjs): one discovery for both.
+        r("configmaps", "ConfigMap", true, [
+          "create",
+          "delete",
+          "get",
+          "list",
+          "update",
+          "watch",
+        ]),
         r("namespaces", "Namespace", false, ["get", "list", "watch"]),
         r("pods", "Pod", true, ["get", "list", "watch"]),
         r("pods/attach", "PodAttachOptions", true, ["create", "get"]),
