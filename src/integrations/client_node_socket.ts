@@ -18,6 +18,36 @@ export const CHANNEL_PROTOCOLS: readonly string[] = [
   "channel.k8s.io",
 ];
 
+/**
+ * The subprotocols offered for port-forward paths: the kubelet's
+ * port-forward WebSocket speaks v4 framing only. Offering v5 there would
+ * make client-node end its input with a v5 close-stream frame (which
+ * port-forward has no use for) instead of closing the socket.
+ */
+export const PORT_FORWARD_PROTOCOLS: readonly string[] = ["v4.channel.k8s.io"];
+
+/**
+ * The subprotocols to offer for `path`: {@linkcode PORT_FORWARD_PROTOCOLS}
+ * for `…/portforward`, else {@linkcode CHANNEL_PROTOCOLS}.
+ *
+ * @example Usage
+ * ```ts
+ * import { protocolsFor } from "./client_node_socket.ts";
+ * const pf = protocolsFor("/api/v1/namespaces/d/pods/web/portforward?ports=80");
+ * console.assert(pf.join() === "v4.channel.k8s.io");
+ * console.assert(protocolsFor("/api/v1/namespaces/d/pods/web/exec?command=ls")[0] === "v5.channel.k8s.io");
+ * ```
+ *
+ * @param path The path with its query.
+ * @returns A fresh list, most preferred first.
+ */
+export function protocolsFor(path: string): string[] {
+  const pathname = path.split("?", 1)[0];
+  return pathname.endsWith("/portforward")
+    ? [...PORT_FORWARD_PROTOCOLS]
+    : [...CHANNEL_PROTOCOLS];
+}
+
 /** The channel number of v5's close-stream frames (`[255, channel]`). */
 const CLOSE_CHANNEL = 255;
 
@@ -338,7 +368,9 @@ export class KubeauthWebSocketHandler implements WebSocketInterface {
 
   /**
    * Opens `path` (exec, attach, portforward…) through `kube.webSocket`,
-   * offering client-node's channel subprotocols, and feeds each message to
+   * offering client-node's channel subprotocols (v4 only for port-forward,
+   * as the kubelet speaks it: client-node then closes the socket when its
+   * input ends), and feeds each message to
    * the handlers: text to `textHandler`, binary as `(channel, rest)` to
    * `binaryHandler`; a handler returning false closes the socket.
    *
@@ -353,7 +385,7 @@ export class KubeauthWebSocketHandler implements WebSocketInterface {
     binaryHandler: BinaryHandler | null,
   ): Promise<KubeauthSocket> {
     const ws = await this.#kube.webSocket(path, {
-      protocols: [...CHANNEL_PROTOCOLS],
+      protocols: protocolsFor(path),
     });
     const socket = new KubeauthSocket(ws);
     // Attached in this turn: kube holds early messages until then.
