@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { PassThrough } from "node:stream";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
 import type {
   AuthedFetch,
@@ -29,11 +31,16 @@ import { kubeconfigFor } from "./support/authed_fetch.ts";
 import { assertAllGone } from "./support/process.ts";
 import {
   Attach,
+  Cp,
   Exec,
   KubeConfig,
   PortForward,
 } from "./support/client_node.ts";
-import type { V1Status, WsSocket } from "./support/client_node.ts";
+import type {
+  V1Status,
+  WebSocketInterface,
+  WsSocket,
+} from "./support/client_node.ts";
 
 let cluster: TestCluster;
 let echo: Server;
@@ -319,6 +326,48 @@ test("client-node PortForward on kube: a refused connection in the pod comes on 
   const message = await err.text;
   assert.match(message, new RegExp(`error forwarding port ${deadPort}`));
   assert.match(message, /ECONNREFUSED/);
+});
+
+test("client-node Cp on kube: cpToPod through an Exec on kubeauthWebSocketHandler", async () => {
+  const { kube } = await pluginKube();
+  const src = await makeTempDir();
+  const dst = await makeTempDir();
+  cleanups.push(() => src.remove(), () => dst.remove());
+  await writeFile(join(src.path, "hello.txt"), "copied through kubeauth\n");
+  // Cp does not hand out its socket (cpToPod resolves before the copy
+  // ends): a handler that passes it on tells the test when it closes.
+  const handler = kubeauthWebSocketHandler(kube);
+  let opened!: (ws: WsSocket) => void;
+  const socket = new Promise<WsSocket>((r) => opened = r);
+  const watching: WebSocketInterface = {
+    connect: async (path, text, binary) => {
+      const ws = await handler.connect(path, text, binary);
+      opened(ws);
+      return ws;
+    },
+  };
+  await new Cp(kc, new Exec(kc, watching)).cpToPod(
+    "default",
+    "web",
+    "app",
+    src.path,
+    dst.path,
+  );
+  // The pod's tar has exited when its session closes.
+  assert.equal(await closed(await socket), 1000);
+  assert.equal(
+    await readFile(join(dst.path, "hello.txt"), "utf8"),
+    "copied through kubeauth\n",
+  );
+  const rec = (await cluster.streams()).sessions.at(-1)!;
+  assert.equal(rec.user, "demo-user-1");
+  assert.deepEqual(new URLSearchParams(rec.query).getAll("command"), [
+    "tar",
+    "xf",
+    "-",
+    "-C",
+    dst.path,
+  ]);
 });
 
 test("client-node Exec on kube: a refused upgrade rejects with the server's Status", async () => {

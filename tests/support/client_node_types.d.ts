@@ -132,3 +132,23 @@ export declare class PortForward {
     retryCount?: number,
   ): Promise<WsSocket | (() => WsSocket | null)>;
 }
+
+/** Copies files to and from a container with `tar` through an Exec. */
+export declare class Cp {
+  constructor(config: KubeConfig, execInstance?: Exec);
+  cpToPod(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    srcPath: string,
+    tgtPath: string,
+  ): Promise<void>;
+  cpFromPod(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    srcPath: string,
+    tgtPath: string,
+    cwd?: string,
+  ): Promise<void>;
+}
