@@ -7,10 +7,12 @@
  * them, credentials refresh on expiry and on 401, connections opened with a
  * rotated client certificate are retired, on Deno, Bun and Node alike.
  *
+ * `Exec`, `Attach` and `PortForward` open their WebSockets through kube
+ * with {@linkcode kubeauthWebSocketHandler}.
+ *
  * Still outside kubeauth (they build their own connections from a
- * `KubeConfig`): `Log`, `Metrics`, `Health`, `Cp`, `ProtoClient`, and
- * `Exec`/`Attach`/`PortForward` (WebSockets). See the README's "Use with
- * your client" section for how to cover them.
+ * `KubeConfig`): `Log`, `Metrics`, `Health`, `Cp`, `ProtoClient`. See the
+ * README's "Use with your client" section for how to cover them.
  *
  * @example Usage
  * ```ts ignore
@@ -48,11 +50,16 @@ import type {
   ObjectCallback,
   RequestContext,
   ResponseBody,
+  WebSocketInterface,
 } from "@kubernetes/client-node";
 import type { AuthedFetch } from "../fetch/authed_fetch.ts";
 import { KubeauthError } from "../errors.ts";
 import { httpError } from "../http/http_error.ts";
 import { readLines } from "../watch/lines.ts";
+import {
+  KubeauthSocket,
+  KubeauthWebSocketHandler,
+} from "./client_node_socket.ts";
 
 /** What `ResponseBody.binary()` returns: a Buffer where the runtime has one. */
 type BinaryBody = Awaited<ReturnType<ResponseBody["binary"]>>;
@@ -174,8 +181,17 @@ export type {
   ObjectCache,
   ObjectCallback,
   RequestContext,
+  WebSocketInterface,
 };
-export { Watch };
+export type {
+  BinaryHandler,
+  Bytes,
+  TextHandler,
+  WsEvent,
+  WsEventHandler,
+  WsListener,
+} from "./client_node_socket.ts";
+export { KubeauthSocket, KubeauthWebSocketHandler, Watch };
 
 /** One running watch request of a {@linkcode KubeauthWatch}. */
 class WatchRun {
@@ -349,4 +365,40 @@ export function makeKubeauthInformer<T extends KubernetesObject>(
     false,
     labelSelector,
   );
+}
+
+/**
+ * client-node's `WebSocketInterface` on kube, for `Exec`, `Attach` and
+ * `PortForward`: each socket opens through `kube.webSocket` (kube's
+ * credentials, origin and path-prefix rules; a rotated client certificate
+ * retires it like any connection; `kube.close()` closes it), offering
+ * client-node's channel subprotocols (`v5.channel.k8s.io` first, so ending
+ * stdin half-closes instead of closing). What they return is a
+ * {@linkcode KubeauthSocket}: `send`, `close`, `readyState`, `on("close")`…
+ * as on a `ws` socket. Server close-stream frames (`[255, n]`) are not
+ * passed on: the exit Status ends the output streams.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { Exec, KubeConfig, PortForward } from "@kubernetes/client-node";
+ * import { createAuthedFetch } from "@kubeauth/fetch";
+ * import { kubeauthWebSocketHandler } from "@kubeauth/fetch/client-node";
+ * const kube = await createAuthedFetch();
+ * const handler = kubeauthWebSocketHandler(kube);
+ * const kc = new KubeConfig(); // not read: the handler opens the sockets
+ * await new Exec(kc, handler).exec("default", "web", "app", ["date"],
+ *   process.stdout, process.stderr, null, false,
+ *   (status) => console.log(status.status));
+ * await new PortForward(kc, true, handler).portForward("default", "web", [8080],
+ *   output, null, input);
+ * ```
+ *
+ * @param kube The authed fetch that opens the sockets.
+ * @returns The handler to give `new Exec(kc, handler)`,
+ *   `new Attach(kc, handler)`, `new PortForward(kc, true, handler)`.
+ */
+export function kubeauthWebSocketHandler(
+  kube: AuthedFetch,
+): KubeauthWebSocketHandler {
+  return new KubeauthWebSocketHandler(kube);
 }

@@ -216,3 +216,17 @@ export declare class ListWatch<T extends KubernetesObject>
   /** `latestResourceVersion`, as in client-node. */
   latestResourceVersion(): string;
 }
+
+/**
+ * What client-node's `Exec`, `Attach` and `PortForward` take to open their
+ * sockets (its `WebSocketInterface`).
+ */
+export interface WebSocketInterface {
+  /** `connect`, as in client-node (resolves to a `ws`-style socket). */
+  connect(
+    path: string,
+    textHandler: ((text: string) => boolean) | null,
+    // deno-lint-ignore no-explicit-any
+    binaryHandler: ((stream: number, buff: any) => boolean) | null,
+  ): Promise<unknown>;
+}

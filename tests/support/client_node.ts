@@ -7,8 +7,17 @@
 // @ts-types="./client_node_types.d.ts"
 export {
   ApiException,
+  Attach,
   CoreV1Api,
+  Cp,
+  Exec,
   KubeConfig,
   KubernetesObjectApi,
+  PortForward,
 } from "@kubernetes/client-node";
-export type { V1ConfigMap } from "./client_node_types.d.ts";
+export type {
+  V1ConfigMap,
+  V1Status,
+  WebSocketInterface,
+  WsSocket,
+} from "./client_node_types.d.ts";

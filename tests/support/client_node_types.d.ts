@@ -57,3 +57,98 @@ export declare class ApiException<T> extends Error {
   code: number;
   body: T;
 }
+
+/** What Exec, Attach and PortForward take to open sockets. */
+export interface WebSocketInterface {
+  connect(
+    path: string,
+    textHandler: ((text: string) => boolean) | null,
+    // deno-lint-ignore no-explicit-any
+    binaryHandler: ((stream: number, buff: any) => boolean) | null,
+  ): Promise<unknown>;
+}
+
+/** The `ws`-style socket the stream classes return (the calls the tests make). */
+export interface WsSocket {
+  readyState: number;
+  protocol: string;
+  // deno-lint-ignore no-explicit-any
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  close(code?: number): void;
+}
+
+/** A V1Status (the exit status of an exec). */
+export interface V1Status {
+  status?: string;
+  reason?: string;
+  message?: string;
+  details?: { causes?: { reason?: string; message?: string }[] };
+}
+
+/** Runs a command in a container. */
+export declare class Exec {
+  constructor(config: KubeConfig, wsInterface?: WebSocketInterface);
+  exec(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    command: string | string[],
+    stdout: NodeJS.WritableStream | null,
+    stderr: NodeJS.WritableStream | null,
+    stdin: NodeJS.ReadableStream | null,
+    tty: boolean,
+    statusCallback?: (status: V1Status) => void,
+  ): Promise<WsSocket>;
+}
+
+/** Attaches to a container's main process. */
+export declare class Attach {
+  constructor(config: KubeConfig, websocketInterface?: WebSocketInterface);
+  attach(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    stdout: NodeJS.WritableStream | null,
+    stderr: NodeJS.WritableStream | null,
+    stdin: NodeJS.ReadableStream | null,
+    tty: boolean,
+  ): Promise<WsSocket>;
+}
+
+/** Forwards one port of a pod over a WebSocket. */
+export declare class PortForward {
+  constructor(
+    config: KubeConfig,
+    disconnectOnErr?: boolean,
+    handler?: WebSocketInterface,
+  );
+  portForward(
+    namespace: string,
+    podName: string,
+    targetPorts: number[],
+    output: NodeJS.WritableStream,
+    err: NodeJS.WritableStream | null,
+    input: NodeJS.ReadableStream,
+    retryCount?: number,
+  ): Promise<WsSocket | (() => WsSocket | null)>;
+}
+
+/** Copies files to and from a container with `tar` through an Exec. */
+export declare class Cp {
+  constructor(config: KubeConfig, execInstance?: Exec);
+  cpToPod(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    srcPath: string,
+    tgtPath: string,
+  ): Promise<void>;
+  cpFromPod(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    srcPath: string,
+    tgtPath: string,
+    cwd?: string,
+  ): Promise<void>;
+}

@@ -196,6 +196,8 @@ export interface StreamRecord {
   user: string;
   /** The negotiated subprotocol. */
   protocol: string;
+  /** The subprotocols the client offered, in its order. */
+  offered: string[];
   /** The query string. */
   query: string;
   /** Resize messages received (`{Width, Height}`). */

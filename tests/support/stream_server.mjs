@@ -17,7 +17,8 @@
 //   messages are recorded (GET /streams on the control port).
 // - .../attach: the same, running the configured attach command (default
 //   `cat`: the "container's main process").
-// - .../portforward?ports=P: subprotocol v4.channel.k8s.io; connects to
+// - .../portforward?ports=P: subprotocol v4.channel.k8s.io only, as the
+//   kubelet (v5 is never chosen for port-forward); connects to
 //   127.0.0.1:P (a real local TCP server); data on channel 0, errors (text)
 //   on channel 1; the first message on each channel is the port, 2 bytes
 //   little-endian. A refused connection is reported on channel 1.
@@ -34,11 +35,17 @@ const wss = new WebSocketServer({
   noServer: true,
   perMessageDeflate: false,
   maxPayload: 64 * 1024 * 1024,
-  handleProtocols: (offered) => {
-    for (const p of settings.protocols) if (offered.has(p)) return p;
+  handleProtocols: (offered, req) => {
+    // The kubelet's port-forward WebSocket speaks v4 only (no v5 close
+    // channel); exec and attach take the configured list.
+    const list = /\/portforward(\?|$)/.test(req.url ?? "")
+      ? PORT_FORWARD_PROTOCOLS
+      : settings.protocols;
+    for (const p of list) if (offered.has(p)) return p;
     return false;
   },
 });
+const PORT_FORWARD_PROTOCOLS = ["v4.channel.k8s.io"];
 const settings = {
   protocols: ["v5.channel.k8s.io", "v4.channel.k8s.io"],
   attachCommand: ["cat"],
@@ -230,6 +237,8 @@ export function onStreamUpgrade(req, socket, head, authenticate) {
       namespace: ns,
       user: auth.user,
       protocol: ws.protocol,
+      offered: String(req.headers["sec-websocket-protocol"] ?? "")
+        .split(",").map((p) => p.trim()).filter((p) => p !== ""),
       query: url.search,
       resizes: [],
       stdinBytes: 0,
