@@ -28,6 +28,7 @@ import {
 } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
 import { kubeconfigFor } from "./support/authed_fetch.ts";
+import { JumpClock } from "./support/jump_clock.ts";
 import { assertAllGone } from "./support/process.ts";
 import {
   Attach,
@@ -106,26 +107,6 @@ async function pluginKube(
     await state.remove();
   });
   return { kube, stateDir: state.path };
-}
-
-/**
- * A clock whose next reading jumps past every credential's expiry (the
- * demo plugin's last an hour), once: the next request finds its
- * credentials expired, runs the plugin and gets the next certificate
- * (demo-user-1, -2, …); readings after that are real time again.
- */
-class JumpClock {
-  #jump = 0;
-  /** The exec authenticator's clock. */
-  readonly now = (): number => {
-    const t = Date.now() + this.#jump;
-    this.#jump = 0;
-    return t;
-  };
-  /** Makes the next reading two hours late. */
-  expireNext(): void {
-    this.#jump = 2 * 3600_000;
-  }
 }
 
 /** A writable that collects what is written; `text` resolves at its end. */

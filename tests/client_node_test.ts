@@ -18,6 +18,7 @@ import {
 } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
 import { EventLog, kubeconfigFor } from "./support/authed_fetch.ts";
+import { JumpClock } from "./support/jump_clock.ts";
 import { configMap, storeControl } from "./support/store.ts";
 import {
   ApiException,
@@ -41,6 +42,7 @@ after(async () => {
 /** A kube on the demo plugin (client certificates) with its own state dir. */
 async function pluginKube(
   extraArgs: string[] = [],
+  now?: () => number,
 ): Promise<{ kube: AuthedFetch; stateDir: string }> {
   const state = await makeTempDir();
   const path = await writeKubeconfig(
@@ -54,7 +56,10 @@ async function pluginKube(
       }),
     }),
   );
-  const kube = await createAuthedFetch({ kubeconfig: path });
+  const kube = await createAuthedFetch({
+    kubeconfig: path,
+    execOptions: now ? { now } : undefined,
+  });
   cleanups.push(async () => {
     await kube.close();
     await state.remove();
@@ -210,15 +215,17 @@ test(
     timeout: 60_000,
   },
   async () => {
-    // Each credential expires 300 ms after it is issued (the certificate
-    // itself stays valid): the plugin runs again and the certificate rotates.
-    const { kube, stateDir } = await pluginKube(["--expiry-ms", "300"]);
+    // Each round makes the next clock reading jump past the credential's
+    // expiry (the certificate itself stays valid): the plugin runs again
+    // and the certificate rotates while two requests are in flight.
+    const clock = new JumpClock();
+    const { kube, stateDir } = await pluginKube([], clock.now);
     const core = new CoreV1Api(kubeauthConfiguration(kube));
     const namespace = "cn4";
     const cns = new Set<string>();
-    const deadline = Date.now() + 40_000;
     let n = 0;
-    while (cns.size < 3 && Date.now() < deadline) {
+    for (let round = 0; round < 3; round++) {
+      if (round > 0) clock.expireNext();
       await Promise.all([
         core.listNamespacedConfigMap({ namespace }),
         core.listNamespacedConfigMap({ namespace }),
@@ -229,7 +236,11 @@ test(
       );
       for (const r of reqs) cns.add(r.cn ?? "none");
     }
-    assert.ok(cns.size >= 3, `saw ${[...cns]}`);
+    assert.deepEqual([...cns].sort(), [
+      "demo-user-1",
+      "demo-user-2",
+      "demo-user-3",
+    ]);
     const reqs = (await cluster.requests()).filter((r) =>
       r.path.startsWith(`/api/v1/namespaces/${namespace}/`)
     );
@@ -247,7 +258,7 @@ test(
       );
       max = k;
     }
-    assert.ok((await pluginRuns(stateDir)) >= 3);
+    assert.equal(await pluginRuns(stateDir), 3);
     const conns = await cluster.connections();
     const old = conns.filter((c) =>
       c.cn?.startsWith("demo-user-") && c.cn !== `demo-user-${max}` &&
