@@ -26,7 +26,16 @@ const testFiles = fileArgs.length > 0
     .sort()
     .map((f) => join("tests", f));
 
-/** Runs a command, streaming its output, and returns {code, out}. */
+// One test may take at most this long (node --test-timeout, bun --timeout);
+// a suite printing nothing for IDLE_KILL_MS is killed (Deno has no
+// per-test timeout flag: its last line names the test that hung).
+const TEST_TIMEOUT_MS = 120_000;
+const IDLE_KILL_MS = 150_000;
+
+/**
+ * Runs a command, streaming its output, and returns {code, out}. With
+ * `opts.idleMs`, kills it after that long without output and says so.
+ */
 function run(cmd, args, opts = {}) {
   return new Promise((done) => {
     const child = spawn(cmd, args, {
@@ -35,13 +44,32 @@ function run(cmd, args, opts = {}) {
       env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", ...opts.env },
     });
     let out = "";
+    let idle;
+    const watch = () => {
+      if (!opts.idleMs) return;
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        const last = out.trimEnd().split("\n").at(-1);
+        const note = `\n${cmd} printed nothing for ${
+          opts.idleMs / 1000
+        } s: killed. Hung at: ${last}\n`;
+        out += note;
+        process.stderr.write(note);
+        child.kill("SIGKILL");
+      }, opts.idleMs);
+    };
+    watch();
     const onData = (stream) => (chunk) => {
       out += chunk.toString();
       if (!opts.quiet) stream.write(chunk);
+      watch();
     };
     child.stdout.on("data", onData(process.stdout));
     child.stderr.on("data", onData(process.stderr));
-    child.on("close", (code, signal) => done({ code: code ?? 1, signal, out }));
+    child.on("close", (code, signal) => {
+      clearTimeout(idle);
+      done({ code: code ?? 1, signal, out });
+    });
   });
 }
 
@@ -76,7 +104,7 @@ async function suite(name, cmd, args, parse, env) {
     `\n===== ${name}: ${[cmd, ...args].join(" ").replace(root + "/", "")}`,
   );
   const started = Date.now();
-  const r = await run(cmd, args, { env });
+  const r = await run(cmd, args, { env, idleMs: IDLE_KILL_MS });
   const { pass, fail } = parse(r.out);
   const ok = r.code === 0 && fail === 0 && pass > 0;
   const extraFail = ok || fail > 0 ? 0 : 1; // a crash with no counted failure still fails
@@ -153,7 +181,7 @@ if (!checksOnly) {
     await suite("bun", bin("bun"), [
       "test",
       "--timeout",
-      "120000",
+      String(TEST_TIMEOUT_MS),
       ...testFiles.map((f) => "./" + f),
     ], (out) => ({
       pass: count(/^\s*(\d+) pass$/gm, out),
@@ -193,12 +221,14 @@ if (!checksOnly) {
         .map((f) => join(outdir, f));
       await suite("node", process.execPath, [
         "--test",
+        `--test-timeout=${TEST_TIMEOUT_MS}`,
         "--test-reporter=spec",
         "--test-concurrency=2",
         ...bundled,
       ], (out) => ({
         pass: count(/^ℹ pass (\d+)$/gm, out),
-        fail: count(/^ℹ fail (\d+)$/gm, out),
+        fail: count(/^ℹ fail (\d+)$/gm, out) +
+          count(/^ℹ cancelled (\d+)$/gm, out), // timed out
       }));
       rmSync(outdir, { recursive: true, force: true });
     }

@@ -8,11 +8,12 @@
  *
  * Run from the repository root: `deno run -A scripts/bench/streams.ts`,
  * `bun scripts/bench/streams.ts`, or Node via an esbuild bundle (main.mjs
- * does it). `--mib N` (default 32) per round, `--rounds N` (default 3),
+ * does it). `--mib N` (default 32) per round, `--rounds N` (default 5),
  * `--echoes N` (default 200). Prints `BENCH_RESULT {json}` last.
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import process from "node:process";
@@ -27,7 +28,7 @@ const arg = (name: string, dflt: number) => {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const MIB = arg("mib", 32);
-const ROUNDS = arg("rounds", 3);
+const ROUNDS = arg("rounds", 5);
 const ECHOES = arg("echoes", 200);
 const CHUNK = 64 * 1024;
 const total = MIB * 1024 * 1024;
@@ -113,14 +114,44 @@ async function forwarded(): Promise<number> {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const directRates: number[] = [];
-const forwardRates: number[] = [];
-await forwarded(); // warm-up
+/** The test cluster process's CPU ms so far (Linux /proc; NaN elsewhere). */
+function serverCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/${cluster.pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, 100 Hz ticks
+  } catch {
+    return NaN;
+  }
+}
+/**
+ * One timed transfer: MiB/s, and CPU ms per MiB of this process (client
+ * and echo server) and of the test cluster (the WebSocket server).
+ */
+async function measure(run: () => Promise<number>) {
+  const cpu0 = process.cpuUsage();
+  const server0 = serverCpuMs();
+  const seconds = await run();
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    rate: MIB / seconds,
+    cpuMs: (cpu.user + cpu.system) / 1000 / MIB,
+    serverMs: (serverCpuMs() - server0) / MIB,
+  };
+}
+const rounds: { direct: number; forward: number; ratio: number }[] = [];
+const cpu = { direct: [] as number[], forward: [] as number[] };
+const serverCpu: number[] = [];
+await direct(); // warm-up, both paths
+await forwarded();
 for (let i = 0; i < ROUNDS; i++) {
-  console.error(`round ${i + 1}: direct`);
-  directRates.push(MIB / await direct());
-  console.error(`round ${i + 1}: port-forward`);
-  forwardRates.push(MIB / await forwarded());
+  console.error(`round ${i + 1}: direct, port-forward`);
+  const d = await measure(direct);
+  const f = await measure(forwarded);
+  rounds.push({ direct: d.rate, forward: f.rate, ratio: f.rate / d.rate });
+  cpu.direct.push(d.cpuMs);
+  cpu.forward.push(f.cpuMs);
+  serverCpu.push(f.serverMs);
 }
 console.error("exec echo");
 
@@ -145,9 +176,17 @@ const result = {
   runtime: detectRuntime(),
   mibPerRound: MIB,
   rounds: ROUNDS,
-  directMiBps: median(directRates),
-  portForwardMiBps: median(forwardRates),
-  ratio: median(forwardRates) / median(directRates),
+  directMiBps: median(rounds.map((r) => r.direct)),
+  portForwardMiBps: median(rounds.map((r) => r.forward)),
+  // Each round pairs a direct and a forwarded transfer run back to back:
+  // the median of the per-round ratios cancels most of the machine's drift.
+  ratio: median(rounds.map((r) => r.ratio)),
+  ratios: rounds.map((r) => Number(r.ratio.toFixed(2))),
+  clientCpuMsPerMiB: {
+    direct: Number(median(cpu.direct).toFixed(2)),
+    portForward: Number(median(cpu.forward).toFixed(2)),
+  },
+  serverCpuMsPerMiB: Number(median(serverCpu).toFixed(2)),
   execEchoMedianMs: median(trips),
   execEchoP90Ms:
     [...trips].sort((a, b) => a - b)[Math.floor(trips.length * 0.9)],

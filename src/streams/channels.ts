@@ -27,9 +27,6 @@ export const RESIZE = 4;
 /** v5's close channel. */
 export const CLOSE = 255;
 
-/** Bytes queued on a socket above which writers wait. */
-export const SEND_HIGH_WATER: number = 1024 * 1024;
-
 /**
  * One message: the channel byte, then the payload.
  *
@@ -69,25 +66,6 @@ export function messageBytes(data: unknown): Uint8Array {
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
   return new TextEncoder().encode(String(data));
-}
-
-/**
- * Waits while more than {@linkcode SEND_HIGH_WATER} bytes are queued on the
- * socket (the WebSocket API has no drain event: it polls every few ms).
- *
- * @example Usage
- * ```ts
- * import { drained } from "./channels.ts";
- * await drained({ bufferedAmount: 0, readyState: 1 } as WebSocket);
- * ```
- *
- * @param ws The socket.
- * @returns Resolves once below the mark or no longer open.
- */
-export async function drained(ws: WebSocket): Promise<void> {
-  while (ws.bufferedAmount > SEND_HIGH_WATER && ws.readyState === 1) {
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 /** The parts of a Kubernetes `Status` the error channel carries. */

@@ -7,10 +7,8 @@
 import { KubeauthError } from "../errors.ts";
 import {
   CLOSE,
-  drained,
   ERROR,
   exitCodeOf,
-  frame,
   messageBytes,
   RESIZE,
   STDERR,
@@ -18,6 +16,7 @@ import {
   STDOUT,
   V5_CHANNEL,
 } from "./channels.ts";
+import { ChannelWriter } from "./channel_writer.ts";
 
 /**
  * A running remote command (exec) or an attachment to a container's main
@@ -130,6 +129,7 @@ export class ChannelSession implements ExecSession {
   readonly stderr: ReadableStream<Uint8Array> | null;
   readonly exited: Promise<{ exitCode: number }>;
   readonly #ws: WebSocket;
+  readonly #writer: ChannelWriter;
   readonly #tty: boolean;
   readonly #out = new Output();
   readonly #err: Output | null;
@@ -149,6 +149,7 @@ export class ChannelSession implements ExecSession {
    */
   constructor(ws: WebSocket, options: ChannelSessionOptions) {
     this.#ws = ws;
+    this.#writer = new ChannelWriter(ws);
     this.#tty = options.tty;
     this.#err = options.tty ? null : new Output();
     this.stderr = this.#err?.stream ?? null;
@@ -188,7 +189,7 @@ export class ChannelSession implements ExecSession {
   resize(columns: number, rows: number): void {
     if (!this.#tty || this.#ws.readyState !== 1) return;
     const body = JSON.stringify({ Width: columns, Height: rows });
-    this.#ws.send(frame(RESIZE, new TextEncoder().encode(body)));
+    void this.#writer.send(RESIZE, new TextEncoder().encode(body));
   }
 
   /** Closes the socket; output streams end, `exited` settles. */
@@ -200,18 +201,18 @@ export class ChannelSession implements ExecSession {
 
   #stdinStream(): WritableStream<Uint8Array> {
     const ws = this.#ws;
+    const writer = this.#writer;
     return new WritableStream<Uint8Array>({
       write: async (chunk) => {
         if (ws.readyState !== 1) {
           throw new KubeauthError("STREAM_FAILED", "the exec stream has ended");
         }
-        ws.send(frame(STDIN, chunk));
-        await drained(ws);
+        await writer.send(STDIN, chunk);
       },
       close: () => {
         // v4 has no way to signal EOF: the command keeps its stdin open.
         if (ws.protocol === V5_CHANNEL && ws.readyState === 1) {
-          ws.send(new Uint8Array([CLOSE, STDIN]));
+          writer.sendRaw(new Uint8Array([CLOSE, STDIN]));
         }
       },
     });

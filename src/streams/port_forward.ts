@@ -6,7 +6,8 @@
  * @module
  */
 import { KubeauthError } from "../errors.ts";
-import { drained, frame, messageBytes, podPath } from "./channels.ts";
+import { ChannelWriter } from "./channel_writer.ts";
+import { messageBytes, podPath } from "./channels.ts";
 import type { StreamClient } from "./exec.ts";
 import { Output } from "./exec_session.ts";
 
@@ -125,6 +126,7 @@ export class ForwardedConnection implements PortForwardStream {
   constructor(ws: WebSocket, port: number, signal?: AbortSignal) {
     this.#ws = ws;
     this.#port = port;
+    const writer = new ChannelWriter(ws);
     this.writable = new WritableStream<Uint8Array>({
       write: async (chunk) => {
         if (ws.readyState !== 1) {
@@ -134,8 +136,7 @@ export class ForwardedConnection implements PortForwardStream {
               "the forwarded connection has ended",
             );
         }
-        ws.send(frame(DATA, chunk));
-        await drained(ws);
+        await writer.send(DATA, chunk, signal);
       },
       // The protocol has no half-close: the connection stays open for the
       // pod's answer until close() or the pod's side ends it.
