@@ -8,6 +8,7 @@
  */
 import type { AuthedFetch } from "../fetch/authed_fetch.ts";
 import type { WebSocketInterface } from "./client_node_api.d.ts";
+import { ChannelWriter } from "../streams/channel_writer.ts";
 
 /** The subprotocols client-node offers, most preferred first. */
 export const CHANNEL_PROTOCOLS: readonly string[] = [
@@ -131,6 +132,7 @@ export class KubeauthSocket {
   /** Called with an `error` event. */
   onerror: WsEventHandler = null;
   readonly #ws: WebSocket;
+  readonly #writer: ChannelWriter;
   readonly #listeners = new Map<WsEvent, WsListener[]>();
 
   /**
@@ -140,6 +142,9 @@ export class KubeauthSocket {
    */
   constructor(ws: WebSocket) {
     this.#ws = ws;
+    // Binary sends go through the channel writer for its flush messages
+    // (Deno's wss tail, see streams/channel_writer.ts).
+    this.#writer = new ChannelWriter(ws);
     ws.addEventListener("message", (ev) => this.#onMessage(ev));
     ws.addEventListener("close", (ev) => this.#onClose(ev as CloseEvent));
     ws.addEventListener("error", (ev) => this.#onError(ev));
@@ -176,7 +181,8 @@ export class KubeauthSocket {
       cb?.(new Error("WebSocket is not open: readyState " + this.readyState));
       return;
     }
-    this.#ws.send(data as string | ArrayBuffer);
+    if (typeof data === "string") this.#ws.send(data);
+    else this.#writer.sendRaw(bytesOf(data));
     cb?.();
   }
 
@@ -400,4 +406,11 @@ export class KubeauthWebSocketHandler implements WebSocketInterface {
     });
     return socket;
   }
+}
+
+/** The bytes of a binary message, without copying. */
+function bytesOf(data: ArrayBuffer | ArrayBufferView): Uint8Array {
+  return data instanceof ArrayBuffer
+    ? new Uint8Array(data)
+    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }

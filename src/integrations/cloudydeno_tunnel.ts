@@ -16,13 +16,8 @@
  * @module
  */
 import { KubeauthError } from "../errors.ts";
-import {
-  CLOSE,
-  drained,
-  frame,
-  messageBytes,
-  V5_CHANNEL,
-} from "../streams/channels.ts";
+import { CLOSE, messageBytes, V5_CHANNEL } from "../streams/channels.ts";
+import { ChannelWriter } from "../streams/channel_writer.ts";
 import { Output } from "../streams/exec_session.ts";
 
 /** A channel of a tunnel, as the later contract names it. */
@@ -149,6 +144,7 @@ export class KubeauthTunnel implements KubernetesTunnel {
   /** Always `WebSocket`. */
   readonly transportProtocol: "WebSocket" = "WebSocket";
   readonly #ws: WebSocket;
+  readonly #writer: ChannelWriter;
   readonly #inbound = new Map<number, Output>();
   readonly #taken = new Set<string>();
   readonly #signal: AbortSignal | undefined;
@@ -166,6 +162,7 @@ export class KubeauthTunnel implements KubernetesTunnel {
    */
   constructor(ws: WebSocket, signal?: AbortSignal) {
     this.#ws = ws;
+    this.#writer = new ChannelWriter(ws);
     this.#signal = signal;
     this.#closed = new Promise((resolve) => {
       this.#markClosed = resolve;
@@ -307,12 +304,11 @@ export class KubeauthTunnel implements KubernetesTunnel {
           throw this.#failure ??
             new KubeauthError("STREAM_FAILED", "the tunnel has ended");
         }
-        ws.send(frame(index, chunk));
-        await drained(ws);
+        await this.#writer.send(index, chunk);
       },
       close: () => {
         if (ws.protocol === V5_CHANNEL && ws.readyState === 1) {
-          ws.send(new Uint8Array([CLOSE, index]));
+          this.#writer.sendRaw(new Uint8Array([CLOSE, index]));
         }
       },
     });
