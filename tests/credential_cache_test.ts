@@ -38,6 +38,7 @@ import type {
 import { getRuntimeAdapter } from "../src/runtime/mod.ts";
 import { ExecAuthenticator } from "../src/exec/authenticator.ts";
 import type { RuntimeAdapter } from "../src/runtime/types.ts";
+import type { KubeauthError } from "../src/errors.ts";
 import { makeTempDir } from "./support/harness.ts";
 
 const HOUR = 3_600_000;
@@ -644,6 +645,62 @@ describe("credential cache", { timeout: 60_000 }, () => {
     assert.equal(readFileSync(join(state, "runs"), "utf8"), "run\n");
     assert.ok(seen.includes("hit"), seen.join(","));
     assert.ok(!seen.includes("plugin-run"), seen.join(","));
+  });
+
+  test("exec authenticator, interactiveMode Always: a stored credential serves a command without a terminal; an empty cache refuses before any run, with no backoff", async () => {
+    const state = join(tmp.path, `s${++n}`);
+    mkdirSync(state);
+    const dir = freshDir();
+    const exec = {
+      apiVersion: "client.authentication.k8s.io/v1",
+      command: join(
+        process.cwd(),
+        "testdata",
+        "plugins",
+        "cache_slow_plugin.sh",
+      ),
+      args: [],
+      env: [{ name: "CACHE_TEST_STATE", value: state }],
+      interactiveMode: "Always",
+    };
+    const noTerminal: RuntimeAdapter = {
+      ...adapter,
+      stdinIsTerminal: () => false,
+    };
+    const empty = new ExecAuthenticator(exec, undefined, {
+      adapter: noTerminal,
+      cache: new CredentialCache({ adapter: noTerminal, dir }),
+    });
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(empty.get(), (err: KubeauthError) => {
+        assert.equal(err.code, "EXEC_INTERACTIVE_UNAVAILABLE");
+        assert.equal(
+          err.message,
+          "exec plugin cannot support interactive mode: standard input is not a terminal",
+        );
+        return true;
+      });
+    }
+    await empty.close();
+    assert.equal(existsSync(join(state, "runs")), false);
+    const terminal: RuntimeAdapter = {
+      ...adapter,
+      stdinIsTerminal: () => true,
+    };
+    const login = new ExecAuthenticator(exec, undefined, {
+      adapter: terminal,
+      cache: new CredentialCache({ adapter: terminal, dir }),
+    });
+    const a = await login.get();
+    await login.close();
+    const script = new ExecAuthenticator(exec, undefined, {
+      adapter: noTerminal,
+      cache: new CredentialCache({ adapter: noTerminal, dir }),
+    });
+    const b = await script.get();
+    await script.close();
+    assert.equal(b.token, a.token);
+    assert.equal(readFileSync(join(state, "runs"), "utf8"), "run\n");
   });
 
   test("kubeconfig wrap: exec users go through kubeauth cached, relative commands made absolute", () => {

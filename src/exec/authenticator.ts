@@ -350,23 +350,20 @@ export class ExecAuthenticator implements CredentialSource {
     const cfg = this.#config;
     const adapter = o.adapter;
     if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
-    // Not a plugin failure: no run, no backoff (client-go checks this first).
-    const interactive = decideInteractive(
-      cfg.interactiveMode,
-      adapter.stdinIsTerminal(),
-      o.stdinUnavailable ?? false,
-    );
+    // Not a plugin failure: no run, no backoff (client-go checks this
+    // first). With a cache, only a run asks: a stored credential from an
+    // interactive login serves a later command that has no terminal, and a
+    // cache hit does not pay for the terminal check.
+    const decide = () =>
+      decideInteractive(
+        cfg.interactiveMode,
+        adapter.stdinIsTerminal(),
+        o.stdinUnavailable ?? false,
+      );
+    let interactive = o.cache ? undefined : decide();
     const env: Record<string, string> = adapter.env();
     for (const e of cfg.env) env[e.name] = e.value;
     delete env.KUBERNETES_EXEC_INFO;
-    const info = encodeExecInfo({
-      apiVersion: cfg.apiVersion,
-      interactive,
-      ...(this.#cluster ? { cluster: this.#cluster } : {}),
-      ...(response && cfg.apiVersion === "client.authentication.k8s.io/v1alpha1"
-        ? { response }
-        : {}),
-    });
     const abort = new AbortController();
     this.#runAbort = abort;
     const startedAt = this.#now();
@@ -374,6 +371,8 @@ export class ExecAuthenticator implements CredentialSource {
     const facts = { exitCode: null as number | null, stderrTail: "" };
     const loader: ExecRunLoader<Credentials> = {
       run: async () => {
+        interactive ??= decide();
+        const info = this.#execInfo(interactive, response);
         const run = await runExecPlugin({
           adapter,
           command: cfg.command,
@@ -405,6 +404,7 @@ export class ExecAuthenticator implements CredentialSource {
     } catch (err) {
       if (this.#runAbort === abort) this.#runAbort = undefined;
       if (this.#closed) throw closedError(undefined, CLOSED_MESSAGE);
+      if (isInteractiveUnavailable(err)) throw err;
       const error = this.#asPluginError(err, facts.exitCode, facts.stderrTail);
       const now = this.#now();
       this.#failures++;
@@ -461,6 +461,22 @@ export class ExecAuthenticator implements CredentialSource {
     const credentials = answer.value;
     this.#accept(credentials, startedAt);
     return credentials;
+  }
+
+  /** The `KUBERNETES_EXEC_INFO` of one run. */
+  #execInfo(
+    interactive: boolean,
+    response: UnauthorizedResponse | undefined,
+  ): string {
+    const cfg = this.#config;
+    return encodeExecInfo({
+      apiVersion: cfg.apiVersion,
+      interactive,
+      ...(this.#cluster ? { cluster: this.#cluster } : {}),
+      ...(response && cfg.apiVersion === "client.authentication.k8s.io/v1alpha1"
+        ? { response }
+        : {}),
+    });
   }
 
   /** The plugin's answer: from the cache when one is configured, else a run. */
@@ -764,4 +780,10 @@ export function getExecAuthenticator(
  */
 export function sharedExecAuthenticatorCount(): number {
   return registry.size;
+}
+
+/** A run refused before it started: no terminal for `interactiveMode: Always`. */
+function isInteractiveUnavailable(err: unknown): boolean {
+  return err instanceof KubeauthError &&
+    err.code === "EXEC_INTERACTIVE_UNAVAILABLE";
 }
