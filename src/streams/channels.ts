@@ -68,6 +68,35 @@ export function messageBytes(data: unknown): Uint8Array {
   return new TextEncoder().encode(String(data));
 }
 
+/**
+ * Starts a normal close of a session's socket after a local failure. The
+ * socket's close event settles the session; a socket that is already closed
+ * sends none, so `onClose` is called at once with a normal close.
+ *
+ * @example Usage
+ * ```ts
+ * import { closeAfterFailure } from "./channels.ts";
+ * const closed = { readyState: 3, close() {} } as unknown as WebSocket;
+ * let codes = "";
+ * closeAfterFailure(closed, (e) => (codes += e.code));
+ * console.assert(codes === "1000");
+ * ```
+ *
+ * @param ws The session's socket.
+ * @param onClose The session's close handler.
+ */
+export function closeAfterFailure(
+  ws: WebSocket,
+  onClose: (e: Pick<CloseEvent, "code" | "reason">) => void,
+): void {
+  try {
+    ws.close(1000);
+  } catch {
+    // Already closing.
+  }
+  if (ws.readyState === 3) onClose({ code: 1000, reason: "" });
+}
+
 /** The parts of a Kubernetes `Status` the error channel carries. */
 interface Status {
   status?: string;

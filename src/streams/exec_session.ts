@@ -7,6 +7,7 @@
 import { KubeauthError } from "../errors.ts";
 import {
   CLOSE,
+  closeAfterFailure,
   ERROR,
   exitCodeOf,
   messageBytes,
@@ -244,7 +245,7 @@ export class ChannelSession implements ExecSession {
     }
   }
 
-  #onClose(e: CloseEvent): void {
+  #onClose(e: Pick<CloseEvent, "code" | "reason">): void {
     if (this.#ended) return;
     this.#ended = true;
     this.stdin?.abort?.().catch?.(() => {});
@@ -275,15 +276,6 @@ export class ChannelSession implements ExecSession {
   #fail(reason: unknown): void {
     if (this.#ended || this.#failure !== undefined) return;
     this.#failure = reason;
-    try {
-      this.#ws.close(1000);
-    } catch {
-      // Already closing.
-    }
-    // The close event settles everything; without one (a socket already
-    // closed), settle now.
-    if (this.#ws.readyState === 3) {
-      this.#onClose({ code: 1000, reason: "" } as CloseEvent);
-    }
+    closeAfterFailure(this.#ws, (e) => this.#onClose(e));
   }
 }

@@ -7,7 +7,7 @@
  */
 import { KubeauthError } from "../errors.ts";
 import { ChannelWriter } from "./channel_writer.ts";
-import { messageBytes, podPath } from "./channels.ts";
+import { closeAfterFailure, messageBytes, podPath } from "./channels.ts";
 import type { StreamClient } from "./exec.ts";
 import { Output } from "./exec_session.ts";
 
@@ -188,7 +188,7 @@ export class ForwardedConnection implements PortForwardStream {
     }
   }
 
-  #onClose(e: CloseEvent): void {
+  #onClose(e: Pick<CloseEvent, "code" | "reason">): void {
     if (this.#ended) return;
     this.#ended = true;
     const err = this.#failure ??
@@ -204,13 +204,6 @@ export class ForwardedConnection implements PortForwardStream {
   #fail(reason: unknown): void {
     if (this.#ended || this.#failure !== undefined) return;
     this.#failure = reason;
-    try {
-      this.#ws.close(1000);
-    } catch {
-      // Already closing.
-    }
-    if (this.#ws.readyState === 3) {
-      this.#onClose({ code: 1000, reason: "" } as CloseEvent);
-    }
+    closeAfterFailure(this.#ws, (e) => this.#onClose(e));
   }
 }
