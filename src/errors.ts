@@ -55,13 +55,17 @@ export interface KubeauthErrorOptions {
  * The base class of every error kubeauth throws on purpose.
  *
  * @example Usage
- * ```ts ignore
- * import { createAuthedFetch, KubeauthError } from "@kubeauth/fetch";
+ * ```ts
+ * import { KubeauthError } from "./errors.ts";
+ * let code: string | undefined;
  * try {
- *   await createAuthedFetch({ context: "nope" });
+ *   // e.g. createAuthedFetch(), or a request whose plugin failed
+ *   throw new KubeauthError("EXEC_NOT_FOUND", "exec: executable aws not found");
  * } catch (err) {
- *   if (err instanceof KubeauthError) console.error(err.code, err.message);
+ *   if (!(err instanceof KubeauthError)) throw err;
+ *   code = err.code; // stable and machine-readable; err.message is for humans
  * }
+ * if (code !== "EXEC_NOT_FOUND") throw new Error(`unexpected code ${code}`);
  * ```
  */
 export class KubeauthError extends Error {

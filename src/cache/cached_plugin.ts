@@ -92,10 +92,47 @@ async function decodeAnswer(
  * when it has an expiry. An output kubeauth cannot decode is passed on
  * as is and not stored (the caller reports it).
  *
- * @example Usage (as an exec plugin, under kubectl)
- * ```ts ignore
- * const answer = await runCachedPlugin({ adapter, command: "aws", args: ["eks", "get-token"] });
- * await io.writeStdout(answer.stdout);
+ * @example Two calls, one run of the wrapped plugin
+ * ```ts
+ * import { mkdtemp, rm } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { runCachedPlugin } from "./cached_plugin.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const apiVersion = "client.authentication.k8s.io/v1";
+ * const expirationTimestamp = new Date(Date.now() + 3_600_000).toISOString();
+ * const credential = JSON.stringify({
+ *   apiVersion,
+ *   kind: "ExecCredential",
+ *   status: { token: "t", expirationTimestamp },
+ * });
+ * // What kubectl sets, and a stand-in for spawning the wrapped plugin.
+ * const env: Record<string, string> = {
+ *   KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion, kind: "ExecCredential" }),
+ * };
+ * let runs = 0;
+ * const adapter = {
+ *   ...await getRuntimeAdapter(),
+ *   env: () => env,
+ *   getEnv: (name: string) => env[name],
+ *   spawn: () => {
+ *     runs++;
+ *     return Promise.resolve({
+ *       pid: 0,
+ *       stdout: new Response(credential).body!,
+ *       stderr: null,
+ *       status: Promise.resolve({ code: 0, signal: null }),
+ *       kill: () => {},
+ *     });
+ *   },
+ * };
+ * const cacheDir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const options = { adapter, cacheDir, command: "get-token", args: [] };
+ * const first = await runCachedPlugin(options);
+ * const second = await runCachedPlugin(options);
+ * console.assert(runs === 1 && !first.cached && second.cached);
+ * // As a plugin under kubectl, print it: `await io.writeStdout(second.stdout)`.
+ * console.assert(new TextDecoder().decode(second.stdout) === credential);
+ * await rm(cacheDir, { recursive: true });
  * ```
  *
  * @param o The wrapped command and the cache settings.

@@ -79,9 +79,18 @@ export function joinPath(...parts: string[]): string {
  * of ours readable by others is tightened to 0700.
  *
  * @example A directory in a fresh temporary place is accepted
- * ```ts ignore
- * const problem = await prepareCacheDir(host, "/tmp/x/kubeauth");
- * console.assert(problem === null);
+ * ```ts
+ * import { mkdtemp, rm } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { cacheHost, prepareCacheDir } from "./directory.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const host = cacheHost(await getRuntimeAdapter())!;
+ * const base = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const problem = await prepareCacheDir(host, `${base}/kubeauth`);
+ * console.assert(problem === null, problem);
+ * const info = await host.fileInfo(`${base}/kubeauth`);
+ * console.assert(info?.kind === "directory" && (info.mode ?? 0o700) === 0o700);
+ * await rm(base, { recursive: true });
  * ```
  *
  * @param host File primitives.

@@ -36,9 +36,22 @@ export type EntryRead =
  * another key's) is removed and reported as `ignored` with the reason.
  *
  * @example A missing entry
- * ```ts ignore
- * const found = await readEntry(host, "/tmp/nope.json", "ab12");
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { readEntry } from "./entry_file.ts";
+ * import { cacheHost } from "./directory.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const host = cacheHost(await getRuntimeAdapter())!;
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const found = await readEntry(host, `${dir}/ab12.json`, "ab12");
  * console.assert(found.kind === "missing");
+ * // A corrupt entry is removed and reported.
+ * await writeFile(`${dir}/ab12.json`, "{", { mode: 0o600 });
+ * const bad = await readEntry(host, `${dir}/ab12.json`, "ab12");
+ * console.assert(bad.kind === "ignored", bad);
+ * console.assert(await host.fileInfo(`${dir}/ab12.json`) === null);
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @param host File primitives.
@@ -127,8 +140,22 @@ function parseEntry(bytes: Uint8Array, key: string): CacheEntry | string {
  * it). Readers see the old entry or the new one, never a torn file.
  *
  * @example Usage
- * ```ts ignore
- * await writeEntry(host, dir, key, { stdout, obtainedAt, expiresAt });
+ * ```ts
+ * import { mkdtemp, rm } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { readEntry, writeEntry } from "./entry_file.ts";
+ * import { cacheHost } from "./directory.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const host = cacheHost(await getRuntimeAdapter())!;
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const stdout = new TextEncoder().encode('{"kind":"ExecCredential"}');
+ * const obtainedAt = Date.now();
+ * const expiresAt = obtainedAt + 3_600_000;
+ * const key = "ab12";
+ * console.assert(await writeEntry(host, dir, key, { stdout, obtainedAt, expiresAt }));
+ * const found = await readEntry(host, `${dir}/${key}.json`, key);
+ * console.assert(found.kind === "entry" && found.entry.expiresAt === expiresAt);
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @param host File primitives.

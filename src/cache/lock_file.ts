@@ -57,9 +57,23 @@ async function readHolder(
  * by a live process, or `recovered` (a stale lock was removed; try again).
  *
  * @example Usage
- * ```ts ignore
- * const a = await tryLock(host, `${dir}/${key}.lock`, Date.now);
+ * ```ts
+ * import { mkdtemp, rm } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { tryLock } from "./lock_file.ts";
+ * import { cacheHost } from "./directory.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const host = cacheHost(await getRuntimeAdapter())!;
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const a = await tryLock(host, `${dir}/ab12.lock`, Date.now);
+ * const b = await tryLock(host, `${dir}/ab12.lock`, Date.now);
+ * console.assert(a.kind === "acquired");
+ * console.assert(b.kind === "held" && b.pid === host.processId()); // by us
  * if (a.kind === "acquired") await a.lock.release();
+ * const c = await tryLock(host, `${dir}/ab12.lock`, Date.now);
+ * console.assert(c.kind === "acquired");
+ * if (c.kind === "acquired") await c.lock.release();
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @param host File and process primitives.

@@ -171,9 +171,20 @@ class CredentialSet implements Credentials {
  * shows in `String()`, `JSON.stringify`, or `console.log`/inspect.
  *
  * @example Usage
- * ```ts ignore
- * import { makeClientCertificate } from "@kubeauth/fetch";
- * const cc = makeClientCertificate({ certPem, keyPem, fingerprint, subject: "CN=a", notAfter });
+ * ```ts
+ * import { makeClientCertificate } from "./credentials.ts";
+ * // Fields as `parseClientCertificate` validated them (shortened here).
+ * const cc = makeClientCertificate({
+ *   certPem: "-----BEGIN CERTIFICATE-----\n…",
+ *   keyPem: "-----BEGIN PRIVATE KEY-----\nk3y…",
+ *   fingerprint: "9f86d081884c7d65",
+ *   subject: "CN=alice,O=devs",
+ *   notAfter: new Date("2030-01-01T00:00:00Z"),
+ * });
+ * if (!cc.keyPem.includes("k3y")) throw new Error("the key is readable");
+ * if (JSON.stringify(cc).includes("k3y") || String(cc).includes("k3y")) {
+ *   throw new Error("the key must not be printed");
+ * }
  * ```
  *
  * @param fields The certificate fields (already validated by the caller).

@@ -325,11 +325,21 @@ class StaticCredentialSource implements CredentialSource {
  * user, or anonymous): the caller decides.
  *
  * @example Usage
- * ```ts ignore
- * import { createStaticCredentialSource, resolveContext, loadKubeconfig } from "@kubeauth/fetch";
- * const ctx = await resolveContext(await loadKubeconfig());
- * const source = createStaticCredentialSource(ctx.user, { adapter });
- * if (source) console.log(source.kind, await source.get());
+ * ```ts
+ * import { createStaticCredentialSource } from "./static_sources.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const adapter = await getRuntimeAdapter();
+ * // Usually `ctx.user` of a resolved kubeconfig context.
+ * const user = { name: "alice", token: "s3cret" };
+ * const source = createStaticCredentialSource(user, { adapter });
+ * if (source?.kind !== "token") throw new Error("expected a token source");
+ * const creds = await source.get();
+ * if (creds.token !== "s3cret") throw new Error("token not returned");
+ * await source.close();
+ * // A user with nothing static (e.g. an exec user): the caller decides.
+ * if (createStaticCredentialSource({ name: "bob" }, { adapter }) !== null) {
+ *   throw new Error("expected no source");
+ * }
  * ```
  *
  * @param user The resolved user.

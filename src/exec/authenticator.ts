@@ -108,10 +108,35 @@ function sameSecrets(a: Credentials, b: Credentials): boolean {
  * process-wide; construct directly for a private instance.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { ExecAuthenticator } from "./authenticator.ts";
- * const auth = new ExecAuthenticator(user.exec, cluster, { onEvent: console.log });
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * // A tiny plugin printing an ExecCredential without expiry.
+ * const credential = '{"apiVersion":"client.authentication.k8s.io/v1",' +
+ *   '"kind":"ExecCredential","status":{"token":"t0ken"}}';
+ * const exec = {
+ *   command: "sh",
+ *   args: ["-c", `echo '${credential}'`],
+ *   apiVersion: "client.authentication.k8s.io/v1",
+ *   interactiveMode: "Never",
+ * };
+ * const cluster = {
+ *   name: "dev",
+ *   server: "https://127.0.0.1:6443",
+ *   insecureSkipTlsVerify: false,
+ *   disableCompression: false,
+ * };
+ * let runs = 0;
+ * const auth = new ExecAuthenticator(exec, cluster, {
+ *   adapter: await getRuntimeAdapter(),
+ *   onEvent: (e) => {
+ *     if (e.type === "plugin-run" && e.ok) runs++;
+ *   },
+ * });
  * const creds = await auth.get();
+ * if (creds.token !== "t0ken") throw new Error("token not returned");
+ * if (await auth.get() !== creds) throw new Error("not cached");
+ * if (runs !== 1) throw new Error(`expected one plugin run, got ${runs}`);
  * await auth.close();
  * ```
  */
@@ -735,14 +760,38 @@ class ExecCredentialHandle implements CredentialSource {
  * running plugin and drops the shared authenticator.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { getExecAuthenticator } from "./authenticator.ts";
- * const source = getExecAuthenticator(ctx.user.exec!, ctx.cluster, {
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const adapter = await getRuntimeAdapter();
+ * const credential = '{"apiVersion":"client.authentication.k8s.io/v1",' +
+ *   '"kind":"ExecCredential","status":{"token":"t0ken"}}';
+ * const exec = {
+ *   command: "sh",
+ *   args: ["-c", `echo '${credential}'`],
+ *   apiVersion: "client.authentication.k8s.io/v1",
+ *   interactiveMode: "Never",
+ * };
+ * const cluster = {
+ *   name: "dev",
+ *   server: "https://127.0.0.1:6443",
+ *   insecureSkipTlsVerify: false,
+ *   disableCompression: false,
+ * };
+ * let runs = 0;
+ * const a = getExecAuthenticator(exec, cluster, {
  *   adapter,
- *   onEvent: (e) => console.error(e),
+ *   onEvent: (e) => {
+ *     if (e.type === "plugin-run") runs++;
+ *   },
  * });
- * const creds = await source.get();
- * await source.close();
+ * const b = getExecAuthenticator(exec, cluster, { adapter });
+ * const [fromA, fromB] = await Promise.all([a.get(), b.get()]);
+ * // One shared authenticator: one plugin run, the same credentials.
+ * if (runs !== 1) throw new Error(`expected one plugin run, got ${runs}`);
+ * if (fromA !== fromB || fromA.token !== "t0ken") throw new Error("not shared");
+ * await a.close();
+ * await b.close();
  * ```
  *
  * @param exec The exec stanza (command already resolved by the loader).
@@ -772,8 +821,30 @@ export function getExecAuthenticator(
  * How many shared exec authenticators are alive (for tests and diagnostics).
  *
  * @example Usage
- * ```ts ignore
- * console.log(sharedExecAuthenticatorCount());
+ * ```ts
+ * import {
+ *   getExecAuthenticator,
+ *   sharedExecAuthenticatorCount,
+ * } from "./authenticator.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const exec = {
+ *   command: "my-plugin",
+ *   apiVersion: "client.authentication.k8s.io/v1",
+ *   interactiveMode: "Never",
+ * };
+ * const cluster = {
+ *   name: "dev",
+ *   server: "https://127.0.0.1:6443",
+ *   insecureSkipTlsVerify: false,
+ *   disableCompression: false,
+ * };
+ * const before = sharedExecAuthenticatorCount();
+ * const source = getExecAuthenticator(exec, cluster, {
+ *   adapter: await getRuntimeAdapter(),
+ * });
+ * if (sharedExecAuthenticatorCount() !== before + 1) throw new Error("not added");
+ * await source.close(); // the last handle: the entry goes away
+ * if (sharedExecAuthenticatorCount() !== before) throw new Error("not removed");
  * ```
  *
  * @returns The number of registry entries.

@@ -40,13 +40,16 @@ export interface NormalizedExecConfig {
  * Validates an exec stanza and applies client-go's defaults.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { normalizeExecConfig } from "./config.ts";
  * const cfg = normalizeExecConfig({
  *   command: "aws",
  *   args: ["eks", "get-token"],
+ *   env: null,
  *   apiVersion: "client.authentication.k8s.io/v1beta1",
  * });
- * console.assert(cfg.interactiveMode === "IfAvailable");
+ * if (cfg.interactiveMode !== "IfAvailable") throw new Error("not defaulted");
+ * if (cfg.env.length !== 0) throw new Error("a null env becomes []");
  * ```
  *
  * @param config The stanza as read from the kubeconfig (a result of this
@@ -147,8 +150,12 @@ const normalized = new WeakSet<object>();
  * newline, vertical tab, form feed and carriage return, becomes `U+XXXX`.
  *
  * @example Usage
- * ```ts ignore
- * escapeInstallHint("a\x1b[1mb"); // "aU+001B[1mb"
+ * ```ts
+ * import { escapeInstallHint } from "./config.ts";
+ * const hint = escapeInstallHint("run \x1b[1mbrew install aws\x1b[0m\n");
+ * if (hint !== "run U+001B[1mbrew install awsU+001B[0m\n") {
+ *   throw new Error(`not escaped: ${hint}`);
+ * }
  * ```
  *
  * @param hint The hint as written.
@@ -167,8 +174,20 @@ export function escapeInstallHint(hint: string): string {
  * Decides whether a run is interactive (client-go's `isInteractive`).
  *
  * @example Usage
- * ```ts ignore
- * decideInteractive("IfAvailable", adapter.stdinIsTerminal()); // true on a terminal
+ * ```ts
+ * import { decideInteractive } from "./config.ts";
+ * import { KubeauthError } from "../errors.ts";
+ * // Usually: decideInteractive(mode, adapter.stdinIsTerminal()).
+ * if (!decideInteractive("IfAvailable", true)) throw new Error("a terminal");
+ * if (decideInteractive("IfAvailable", false)) throw new Error("no terminal");
+ * if (decideInteractive("Never", true)) throw new Error("never interactive");
+ * try {
+ *   decideInteractive("Always", false);
+ *   throw new Error("Always without a terminal must fail");
+ * } catch (err) {
+ *   const code = err instanceof KubeauthError ? err.code : undefined;
+ *   if (code !== "EXEC_INTERACTIVE_UNAVAILABLE") throw err;
+ * }
  * ```
  *
  * @param mode The interactive mode.

@@ -20,10 +20,24 @@ import type { ExecRunCacheEvent } from "./run_cache.ts";
  *   re-running the plugin for every request.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import type { ExecEvent } from "./events.ts";
+ * const failed: string[] = [];
  * const onEvent = (e: ExecEvent) => {
- *   if (e.type === "plugin-run") console.log(e.command, e.durationMs, e.ok);
+ *   if (e.type === "plugin-run" && !e.ok) failed.push(`${e.command}: ${e.error}`);
  * };
+ * // What an exec credential source reports after a failed run:
+ * onEvent({
+ *   type: "plugin-run",
+ *   command: "aws",
+ *   durationMs: 812,
+ *   exitCode: 1,
+ *   signal: null,
+ *   ok: false,
+ *   error: "EXEC_FAILED",
+ * });
+ * onEvent({ type: "credentials-rotated", certificateChanged: false });
+ * if (failed.join() !== "aws: EXEC_FAILED") throw new Error(failed.join());
  * ```
  */
 export type ExecEvent =
@@ -75,8 +89,14 @@ export type ExecEvent =
  * A listener for {@linkcode ExecEvent}s. Exceptions thrown by it are ignored.
  *
  * @example Usage
- * ```ts ignore
- * const listener: ExecEventListener = (e) => console.log(e.type);
+ * ```ts
+ * import type { ExecEventListener } from "./events.ts";
+ * const seen: string[] = [];
+ * const listener: ExecEventListener = (e) => {
+ *   seen.push(e.type);
+ * };
+ * listener({ type: "warning", command: "aws", message: "clock skew" });
+ * if (seen[0] !== "warning") throw new Error("event not received");
  * ```
  */
 export type ExecEventListener = (event: ExecEvent) => void;

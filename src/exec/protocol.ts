@@ -38,8 +38,14 @@ export const EXEC_API_VERSIONS: readonly ExecApiVersion[] = [
  * Whether `v` is a supported ExecCredential apiVersion.
  *
  * @example Usage
- * ```ts ignore
- * isExecApiVersion("client.authentication.k8s.io/v1"); // true
+ * ```ts
+ * import { isExecApiVersion } from "./protocol.ts";
+ * if (!isExecApiVersion("client.authentication.k8s.io/v1")) {
+ *   throw new Error("v1 is supported");
+ * }
+ * if (isExecApiVersion("client.authentication.k8s.io/v2")) {
+ *   throw new Error("v2 is not");
+ * }
  * ```
  *
  * @param v The apiVersion.
@@ -73,12 +79,16 @@ export interface ExecInfoRequest {
  * v1alpha1 sends `spec.response` on a refresh caused by a 401.
  *
  * @example Usage
- * ```ts ignore
- * encodeExecInfo({
+ * ```ts
+ * import { encodeExecInfo } from "./protocol.ts";
+ * const info = encodeExecInfo({
  *   apiVersion: "client.authentication.k8s.io/v1beta1",
  *   interactive: false,
  * });
- * // '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}\n'
+ * const expected = '{"kind":"ExecCredential",' +
+ *   '"apiVersion":"client.authentication.k8s.io/v1beta1",' +
+ *   '"spec":{"interactive":false}}\n';
+ * if (info !== expected) throw new Error(`unexpected request: ${info}`);
  * ```
  *
  * @param req The request.
@@ -177,11 +187,27 @@ function outputInvalid(message: string): KubeauthError {
  * refused. Certificate parsing is left to `parseClientCertificate`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { decodeExecCredential } from "./protocol.ts";
+ * import { KubeauthError } from "../errors.ts";
+ * const v1 = "client.authentication.k8s.io/v1";
  * const status = decodeExecCredential(
- *   '{"apiVersion":"client.authentication.k8s.io/v1","status":{"token":"t"}}',
- *   "client.authentication.k8s.io/v1",
+ *   `{"apiVersion":"${v1}","kind":"ExecCredential","status":` +
+ *     `{"token":"t","expirationTimestamp":"2030-01-01T00:00:00Z"}}`,
+ *   v1,
  * );
+ * if (status.token !== "t") throw new Error("token not decoded");
+ * if (status.expirationTimestamp?.toISOString() !== "2030-01-01T00:00:00.000Z") {
+ *   throw new Error("expiry not decoded");
+ * }
+ * // An answer without a token nor a certificate is refused.
+ * try {
+ *   decodeExecCredential(`{"apiVersion":"${v1}","status":{}}`, v1);
+ *   throw new Error("accepted an empty status");
+ * } catch (err) {
+ *   const code = err instanceof KubeauthError ? err.code : undefined;
+ *   if (code !== "EXEC_OUTPUT_INVALID") throw err;
+ * }
  * ```
  *
  * @param stdout The plugin's output (bytes or text).
@@ -380,8 +406,13 @@ function decodeStatus(
  * upper-case `T` and `Z`, optional fractional seconds, numeric offsets.
  *
  * @example Usage
- * ```ts ignore
- * parseRfc3339("2006-01-02T15:04:05Z")?.toISOString(); // "2006-01-02T15:04:05.000Z"
+ * ```ts
+ * import { parseRfc3339 } from "./protocol.ts";
+ * const t = parseRfc3339("2006-01-02T15:04:05-07:00");
+ * if (t?.toISOString() !== "2006-01-02T22:04:05.000Z") throw new Error("time");
+ * if (parseRfc3339("2006-01-02 15:04:05") !== undefined) {
+ *   throw new Error("a space instead of T is not RFC 3339");
+ * }
  * ```
  *
  * @param s The text.

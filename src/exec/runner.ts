@@ -75,16 +75,24 @@ export interface ExecPluginRun {
  * are cancelled.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { runExecPlugin } from "./runner.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const adapter = await getRuntimeAdapter();
+ * const info = '{"kind":"ExecCredential",' +
+ *   '"apiVersion":"client.authentication.k8s.io/v1",' +
+ *   '"spec":{"interactive":false}}';
+ * // A tiny plugin that prints the request it was given.
  * const run = await runExecPlugin({
  *   adapter,
- *   command: "aws",
- *   args: ["eks", "get-token", "--cluster-name", "x"],
+ *   command: "sh",
+ *   args: ["-c", 'printf %s "$KUBERNETES_EXEC_INFO"'],
  *   env: { ...adapter.env(), KUBERNETES_EXEC_INFO: info },
  *   interactive: false,
  *   timeoutMs: 60_000,
  * });
+ * if (new TextDecoder().decode(run.stdout) !== info) throw new Error("stdout");
+ * if (run.exitCode !== 0) throw new Error("a run that resolves exited 0");
  * ```
  *
  * @param o The run options.

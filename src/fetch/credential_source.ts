@@ -58,15 +58,34 @@ export interface CredentialSourceOptions {
  * - else an anonymous source (kind `none`) that yields no credentials.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
  * import { createCredentialSource } from "./credential_source.ts";
  * import { resolveDefaultContext } from "../kubeconfig/mod.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
- * const ctx = await resolveDefaultContext();
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * await writeFile(`${dir}/token`, "s3cret\n");
+ * await writeFile(
+ *   `${dir}/config`,
+ *   `current-context: dev
+ * clusters:
+ * - name: dev
+ *   cluster: { server: "https://dev.example.com" }
+ * contexts:
+ * - name: dev
+ *   context: { cluster: dev, user: alice }
+ * users:
+ * - name: alice
+ *   user: { tokenFile: token }
+ * `,
+ * );
+ * const ctx = await resolveDefaultContext({ kubeconfig: `${dir}/config` });
  * const source = createCredentialSource(ctx, { adapter: await getRuntimeAdapter() });
  * const creds = await source.get();
- * console.log(source.kind, creds.clientCertificate?.subject);
+ * console.assert(source.kind === "token-file" && creds.token === "s3cret");
  * await source.close();
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @param ctx The resolved context.

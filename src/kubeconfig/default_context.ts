@@ -33,10 +33,30 @@ export interface ResolveDefaultContextOptions {
  * when `KUBERNETES_SERVICE_HOST`/`_PORT` are set.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
  * import { resolveDefaultContext } from "./default_context.ts";
- * const ctx = await resolveDefaultContext({});
- * console.log(ctx.source, ctx.cluster.server);
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * await writeFile(
+ *   `${dir}/config`,
+ *   `current-context: dev
+ * clusters:
+ * - name: dev
+ *   cluster: { server: "https://dev.example.com" }
+ * contexts:
+ * - name: dev
+ *   context: { cluster: dev, user: alice }
+ * users:
+ * - name: alice
+ *   user: { token: secret }
+ * `,
+ * );
+ * // An explicit file; without one, $KUBECONFIG, ~/.kube/config, in-cluster.
+ * const ctx = await resolveDefaultContext({ kubeconfig: `${dir}/config` });
+ * console.assert(ctx.contextName === "dev" && ctx.source.endsWith("config"));
+ * console.assert(ctx.cluster.server === "https://dev.example.com");
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @param options The kubeconfig, context, adapter and in-cluster directory.

@@ -30,9 +30,21 @@ export interface InClusterOptions {
  * are set.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { inClusterEnvironmentSet } from "./in_cluster.ts";
- * if (inClusterEnvironmentSet(adapter)) console.log("running in a pod");
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * // An adapter that sees a pod's environment (the real one is left alone).
+ * const pod: Record<string, string> = {
+ *   KUBERNETES_SERVICE_HOST: "10.96.0.1",
+ *   KUBERNETES_SERVICE_PORT: "443",
+ * };
+ * const adapter = {
+ *   ...await getRuntimeAdapter(),
+ *   getEnv: (name: string) => pod[name],
+ * };
+ * console.assert(inClusterEnvironmentSet(adapter));
+ * delete pod.KUBERNETES_SERVICE_PORT;
+ * console.assert(!inClusterEnvironmentSet(adapter));
  * ```
  *
  * @param adapter The runtime adapter.
@@ -52,10 +64,28 @@ export function inClusterEnvironmentSet(adapter: RuntimeAdapter): boolean {
  * else `<dir>/namespace`, else `default`.
  *
  * @example Usage
- * ```ts ignore
- * import { loadInClusterConfig } from "@kubeauth/fetch";
- * const ctx = await loadInClusterConfig();
- * console.log(ctx.cluster.server, ctx.namespace);
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { loadInClusterConfig } from "./in_cluster.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * // A fake service-account directory and a pod's environment.
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * await writeFile(`${dir}/token`, "sa-token\n");
+ * await writeFile(`${dir}/namespace`, "apps");
+ * const pod: Record<string, string> = {
+ *   KUBERNETES_SERVICE_HOST: "fd00::1",
+ *   KUBERNETES_SERVICE_PORT: "443",
+ * };
+ * const adapter = {
+ *   ...await getRuntimeAdapter(),
+ *   getEnv: (name: string) => pod[name],
+ * };
+ * const ctx = await loadInClusterConfig({ adapter, dir });
+ * console.assert(ctx.cluster.server === "https://[fd00::1]:443");
+ * console.assert(ctx.namespace === "apps" && ctx.source === "in-cluster");
+ * console.assert(ctx.user.inCluster && ctx.user.tokenFile?.endsWith("token"));
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @param options The runtime adapter and the service-account directory.

@@ -64,9 +64,27 @@ export interface LoadedKubeconfig {
  * `~/.kube/config`. `$KUBECONFIG` set but empty counts as unset.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { kubeconfigCandidates } from "./load.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * // An adapter that sees KUBECONFIG, without touching the real environment.
+ * const env: Record<string, string> = {
+ *   KUBECONFIG: "/a/config:/b/config:/a/config",
+ * };
+ * const adapter = {
+ *   ...await getRuntimeAdapter(),
+ *   os: "linux",
+ *   getEnv: (name: string) => env[name],
+ *   homeDir: () => "/home/me",
+ * };
  * const { files, from } = kubeconfigCandidates(adapter);
+ * console.assert(from === "KUBECONFIG");
+ * console.assert(files.join(" ") === "/a/config /b/config", files);
+ * const named = kubeconfigCandidates(adapter, "/etc/kube/dev.yaml");
+ * console.assert(named.from === "option");
+ * env.KUBECONFIG = "";
+ * const home = kubeconfigCandidates(adapter);
+ * console.assert(home.from === "home" && home.files[0] === "/home/me/.kube/config");
  * ```
  *
  * @param adapter The runtime adapter (environment, home, cwd).
@@ -111,9 +129,23 @@ export function kubeconfigCandidates(
  * references in each file are made absolute against that file's directory.
  *
  * @example Usage
- * ```ts ignore
- * import { kubeconfigCandidates, loadKubeconfigFiles } from "./load.ts";
- * const { config, loaded } = await loadKubeconfigFiles(adapter, kubeconfigCandidates(adapter));
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { type KubeconfigCandidates, loadKubeconfigFiles } from "./load.ts";
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * await writeFile(`${dir}/a`, "current-context: a\n");
+ * await writeFile(`${dir}/b`, "current-context: b\n");
+ * const candidates: KubeconfigCandidates = {
+ *   files: [`${dir}/a`, `${dir}/gone`, `${dir}/b`],
+ *   from: "KUBECONFIG", // missing files are skipped
+ * };
+ * const adapter = await getRuntimeAdapter();
+ * const { config, loaded, missing } = await loadKubeconfigFiles(adapter, candidates);
+ * console.assert(config["current-context"] === "a"); // the first file wins
+ * console.assert(loaded.length === 2 && missing[0] === `${dir}/gone`);
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @param adapter The runtime adapter.
@@ -177,10 +209,32 @@ export async function loadKubeconfigFiles(
  * self-contained.
  *
  * @example Usage
- * ```ts ignore
- * import { loadKubeconfig } from "@kubeauth/fetch";
- * const kc = await loadKubeconfig();
- * console.log(kc["current-context"], kc.contexts?.map((c) => c.name));
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { loadKubeconfig } from "./load.ts";
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * await writeFile(
+ *   `${dir}/config`,
+ *   `current-context: dev
+ * clusters:
+ * - name: dev
+ *   cluster: { server: "https://dev.example.com", certificate-authority: ca.crt }
+ * contexts:
+ * - name: dev
+ *   context: { cluster: dev, user: me }
+ * users:
+ * - name: me
+ *   user: { token: secret }
+ * `,
+ * );
+ * const kc = await loadKubeconfig({ path: `${dir}/config` });
+ * console.assert(kc["current-context"] === "dev");
+ * console.assert(kc.contexts?.map((c) => c.name).join() === "dev");
+ * // A relative file reference now points next to the file that named it.
+ * const ca = kc.clusters?.[0].cluster["certificate-authority"];
+ * console.assert(ca?.startsWith(dir) && ca.endsWith("ca.crt"), ca);
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @param options The file(s) and the runtime adapter.

@@ -3,10 +3,29 @@
  * data only, no credentials are obtained here.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
  * import { loadKubeconfig, resolveContext } from "./mod.ts";
- * const ctx = await resolveContext(await loadKubeconfig(), { context: "dev" });
- * console.log(ctx.cluster.server, ctx.user.name);
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * await writeFile(
+ *   `${dir}/config`,
+ *   `clusters:
+ * - name: dev
+ *   cluster: { server: "https://dev.example.com" }
+ * contexts:
+ * - name: dev
+ *   context: { cluster: dev, user: alice }
+ * users:
+ * - name: alice
+ *   user: { token: secret }
+ * `,
+ * );
+ * const kc = await loadKubeconfig({ path: `${dir}/config` });
+ * const ctx = await resolveContext(kc, { context: "dev" });
+ * console.assert(ctx.cluster.server === "https://dev.example.com");
+ * console.assert(ctx.user.name === "alice");
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @module

@@ -75,9 +75,16 @@ export function describeReadError(err: unknown): ReadFailure {
  * Reads a file as UTF-8 text (a byte-order mark is dropped).
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
  * import { readTextFile } from "./read_file.ts";
- * const text = await readTextFile(adapter, "/etc/hosts");
+ * import { getRuntimeAdapter } from "../runtime/mod.ts";
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * await writeFile(`${dir}/config`, "\uFEFFkind: Config\n"); // with a BOM
+ * const text = await readTextFile(await getRuntimeAdapter(), `${dir}/config`);
+ * console.assert(text === "kind: Config\n");
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @param adapter The runtime adapter.

@@ -292,10 +292,38 @@ async function resolveUser(
  * A context without a user resolves to an anonymous user (`name: ""`).
  *
  * @example Usage
- * ```ts ignore
- * import { loadKubeconfig, resolveContext } from "@kubeauth/fetch";
- * const ctx = await resolveContext(await loadKubeconfig(), { context: "prod" });
- * console.log(ctx.cluster.server, ctx.user.name, ctx.namespace);
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { resolveContext } from "./resolve.ts";
+ * import { loadKubeconfig } from "./load.ts";
+ * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * await writeFile(
+ *   `${dir}/config`,
+ *   `current-context: dev
+ * clusters:
+ * - name: dev
+ *   cluster: { server: "https://dev.example.com" }
+ * - name: prod
+ *   cluster: { server: "https://prod.example.com" }
+ * contexts:
+ * - name: dev
+ *   context: { cluster: dev, user: alice }
+ * - name: prod
+ *   context: { cluster: prod, user: alice, namespace: shop }
+ * users:
+ * - name: alice
+ *   user: { token: secret }
+ * `,
+ * );
+ * const kc = await loadKubeconfig({ path: `${dir}/config` });
+ * const ctx = await resolveContext(kc, { context: "prod" });
+ * console.assert(ctx.cluster.server === "https://prod.example.com");
+ * console.assert(ctx.user.name === "alice" && ctx.user.token === "secret");
+ * console.assert(ctx.namespace === "shop");
+ * const current = await resolveContext(kc); // the current-context
+ * console.assert(current.contextName === "dev" && current.namespace === "default");
+ * await rm(dir, { recursive: true });
  * ```
  *
  * @param config The kubeconfig (from `loadKubeconfig`, or built in code).

@@ -45,10 +45,11 @@ interface NodeProcess {
  * Returns the process I/O of the running runtime.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { getProcessIo } from "./process_io.ts";
  * const io = await getProcessIo();
- * await io.writeStdout(new TextEncoder().encode("hello\n"));
+ * console.assert(Array.isArray(io.args()));
+ * await io.writeStdout(new TextEncoder().encode("hello\n")); // resolves once written
  * ```
  *
  * @returns The process I/O.

@@ -51,9 +51,15 @@ export class DerError extends Error {
  * Reads one element at `offset`.
  *
  * @example Usage
- * ```ts ignore
- * const node = readDer(new Uint8Array([0x05, 0x00]));
- * console.assert(node.tag === 0x05);
+ * ```ts
+ * import { readDer, TAG } from "./der.ts";
+ * const bytes = new Uint8Array([0x05, 0x00, 0x02, 0x01, 0x07]); // NULL, 7
+ * const first = readDer(bytes);
+ * const second = readDer(bytes, first.raw.length);
+ * if (first.tag !== TAG.NULL || second.tag !== TAG.INTEGER) {
+ *   throw new Error("wrong tags");
+ * }
+ * if (second.content[0] !== 7) throw new Error("wrong content");
  * ```
  *
  * @param bytes The buffer.
@@ -87,8 +93,17 @@ export function readDer(bytes: Uint8Array, offset = 0): DerNode {
  * Reads a whole buffer as exactly one element (no trailing bytes).
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { DerError, readDerExact, TAG } from "./der.ts";
+ * const der = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x07]); // SEQUENCE { 7 }
  * const seq = readDerExact(der, TAG.SEQUENCE);
+ * if (seq.content.length !== 3) throw new Error("wrong content");
+ * try {
+ *   readDerExact(new Uint8Array([0x05, 0x00, 0xff])); // a trailing byte
+ *   throw new Error("trailing data accepted");
+ * } catch (err) {
+ *   if (!(err instanceof DerError)) throw err;
+ * }
  * ```
  *
  * @param bytes The buffer.
@@ -111,8 +126,22 @@ export function readDerExact(bytes: Uint8Array, tag?: number): DerNode {
  * The children of a constructed element.
  *
  * @example Usage
- * ```ts ignore
- * const [version, algorithm, key] = derChildren(readDerExact(der));
+ * ```ts
+ * import { derChildren, readDerExact, TAG } from "./der.ts";
+ * const { privateKey } = await crypto.subtle.generateKey(
+ *   { name: "ECDSA", namedCurve: "P-256" },
+ *   true,
+ *   ["sign", "verify"],
+ * );
+ * const pkcs8 = await crypto.subtle.exportKey("pkcs8", privateKey);
+ * const der = readDerExact(new Uint8Array(pkcs8));
+ * const [version, algorithm, key] = derChildren(der);
+ * if (
+ *   version.tag !== TAG.INTEGER || algorithm.tag !== TAG.SEQUENCE ||
+ *   key.tag !== TAG.OCTET_STRING
+ * ) {
+ *   throw new Error("not a PKCS#8 PrivateKeyInfo");
+ * }
  * ```
  *
  * @param node A SEQUENCE, SET or constructed context-specific element.
@@ -134,8 +163,10 @@ export function derChildren(node: DerNode): DerNode[] {
  * Dotted-decimal text of an OBJECT IDENTIFIER's content.
  *
  * @example Usage
- * ```ts ignore
- * oidToString(new Uint8Array([0x2b, 0x65, 0x70])); // "1.3.101.112"
+ * ```ts
+ * import { oidToString } from "./der.ts";
+ * const oid = oidToString(new Uint8Array([0x2b, 0x65, 0x70]));
+ * if (oid !== "1.3.101.112") throw new Error(oid); // Ed25519
  * ```
  *
  * @param content The OID element's content bytes.
@@ -164,8 +195,12 @@ export function oidToString(content: Uint8Array): string {
  * Content bytes of an OBJECT IDENTIFIER from its dotted text.
  *
  * @example Usage
- * ```ts ignore
- * encodeDer(TAG.OID, oidFromString("1.2.840.10045.2.1"));
+ * ```ts
+ * import { encodeDer, oidFromString, oidToString, TAG } from "./der.ts";
+ * const content = oidFromString("1.2.840.10045.2.1"); // id-ecPublicKey
+ * if (oidToString(content) !== "1.2.840.10045.2.1") throw new Error("oid");
+ * const element = encodeDer(TAG.OID, content);
+ * if (element.join() !== "6,7,42,134,72,206,61,2,1") throw new Error("bytes");
  * ```
  *
  * @param oid Dotted decimal, e.g. `1.3.101.112`.
@@ -192,8 +227,18 @@ export function oidFromString(oid: string): Uint8Array {
  * Encodes one element.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { encodeDer, TAG } from "./der.ts";
  * const nullElement = encodeDer(TAG.NULL, new Uint8Array());
+ * if (nullElement.join() !== "5,0") throw new Error("NULL");
+ * // An array of elements is concatenated: SEQUENCE { NULL, NULL }.
+ * const seq = encodeDer(TAG.SEQUENCE, [nullElement, nullElement]);
+ * if (seq.join() !== "48,4,5,0,5,0") throw new Error("SEQUENCE");
+ * // Content of 128 bytes or more gets a long-form length.
+ * const long = encodeDer(TAG.OCTET_STRING, new Uint8Array(200));
+ * if (long[1] !== 0x81 || long[2] !== 200 || long.length !== 203) {
+ *   throw new Error("long form");
+ * }
  * ```
  *
  * @param tag The identifier octet.
@@ -227,8 +272,10 @@ export function encodeDer(
  * Concatenates byte arrays.
  *
  * @example Usage
- * ```ts ignore
- * concatBytes([new Uint8Array([1]), new Uint8Array([2])]); // [1, 2]
+ * ```ts
+ * import { concatBytes } from "./der.ts";
+ * const bytes = concatBytes([new Uint8Array([1]), new Uint8Array([2, 3])]);
+ * if (bytes.join() !== "1,2,3") throw new Error(bytes.join());
  * ```
  *
  * @param parts The arrays.
@@ -250,8 +297,12 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
  * The small non-negative value of an INTEGER element (e.g. a version).
  *
  * @example Usage
- * ```ts ignore
- * derSmallInteger(readDerExact(new Uint8Array([2, 1, 0]))); // 0
+ * ```ts
+ * import { derSmallInteger, readDerExact } from "./der.ts";
+ * const int = (...bytes: number[]) => readDerExact(new Uint8Array(bytes));
+ * if (derSmallInteger(int(2, 1, 0)) !== 0) throw new Error("0");
+ * if (derSmallInteger(int(2, 2, 1, 0)) !== 256) throw new Error("256");
+ * if (derSmallInteger(int(2, 1, 0xff)) !== -1) throw new Error("negative");
  * ```
  *
  * @param node An INTEGER element.
@@ -270,8 +321,12 @@ export function derSmallInteger(node: DerNode): number {
  * An unsigned big-endian integer's bytes without leading zero octets.
  *
  * @example Usage
- * ```ts ignore
- * stripLeadingZeros(new Uint8Array([0, 0, 1])); // [1]
+ * ```ts
+ * import { stripLeadingZeros } from "./der.ts";
+ * const one = stripLeadingZeros(new Uint8Array([0, 0, 1]));
+ * if (one.join() !== "1") throw new Error(one.join());
+ * const zero = stripLeadingZeros(new Uint8Array([0, 0]));
+ * if (zero.join() !== "0") throw new Error("should keep one byte");
  * ```
  *
  * @param bytes The integer bytes.

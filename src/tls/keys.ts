@@ -131,9 +131,23 @@ const CURVE_SIZES: Record<EcCurve, number> = {
  * without WebCrypto: {@linkcode verifyPrivateKey} checks the key.
  *
  * @example Usage
- * ```ts ignore
- * const key = decodePrivateKey(decodePem(keyPem)[0].der);
- * console.log(key.format, key.alg.kind);
+ * ```ts
+ * import { decodePrivateKey, KeyError } from "./keys.ts";
+ * const { privateKey } = await crypto.subtle.generateKey(
+ *   { name: "ECDSA", namedCurve: "P-256" },
+ *   true,
+ *   ["sign", "verify"],
+ * );
+ * const pkcs8 = await crypto.subtle.exportKey("pkcs8", privateKey);
+ * const der = new Uint8Array(pkcs8); // e.g. decodePem(keyPem)[0].der
+ * const key = decodePrivateKey(der);
+ * if (key.format !== "pkcs8" || key.alg.kind !== "ec") throw new Error("kind");
+ * try {
+ *   decodePrivateKey(new Uint8Array([0x05, 0x00]));
+ *   throw new Error("not a key, but accepted");
+ * } catch (err) {
+ *   if (!(err instanceof KeyError)) throw err;
+ * }
  * ```
  *
  * @param der The DER bytes of the key.
@@ -201,9 +215,25 @@ export function decodePrivateKey(der: Uint8Array): DecodedPrivateKey {
  * a process).
  *
  * @example Usage
- * ```ts ignore
- * const key = await verifyPrivateKey(decodePrivateKey(der));
- * if (compareKeys(parseSpki(spki), key.publicKey) !== "match") throw ...;
+ * ```ts
+ * import {
+ *   compareKeys,
+ *   decodePrivateKey,
+ *   parseSpki,
+ *   verifyPrivateKey,
+ * } from "./keys.ts";
+ * const pair = await crypto.subtle.generateKey(
+ *   { name: "ECDSA", namedCurve: "P-256" },
+ *   true,
+ *   ["sign", "verify"],
+ * );
+ * const pkcs8 = await crypto.subtle.exportKey("pkcs8", pair.privateKey);
+ * const spki = await crypto.subtle.exportKey("spki", pair.publicKey);
+ * const key = await verifyPrivateKey(decodePrivateKey(new Uint8Array(pkcs8)));
+ * const certKey = parseSpki(new Uint8Array(spki)); // a certificate's key
+ * if (compareKeys(certKey, key.publicKey) !== "match") {
+ *   throw new Error("the key does not match");
+ * }
  * ```
  *
  * @param key A key from {@linkcode decodePrivateKey}.
@@ -239,9 +269,17 @@ export async function verifyPrivateKey(
  * Reads the public key of a certificate's SubjectPublicKeyInfo.
  *
  * @example Usage
- * ```ts ignore
- * const pub = parseSpki(spkiDer);
- * if (pub.kty === "EC") console.log(pub.crv);
+ * ```ts
+ * import { parseSpki } from "./keys.ts";
+ * const { publicKey } = await crypto.subtle.generateKey(
+ *   { name: "ECDSA", namedCurve: "P-384" },
+ *   true,
+ *   ["sign", "verify"],
+ * );
+ * const spki = await crypto.subtle.exportKey("spki", publicKey);
+ * const pub = parseSpki(new Uint8Array(spki));
+ * if (pub.kty !== "EC" || pub.crv !== "P-384") throw new Error("not P-384");
+ * if (pub.point.length !== 97) throw new Error("not 04 || X || Y");
  * ```
  *
  * @param spki The SubjectPublicKeyInfo DER element.
@@ -308,8 +346,19 @@ export function parseSpki(spki: Uint8Array): PublicKey {
  * Compares a certificate's public key with a private key's public half.
  *
  * @example Usage
- * ```ts ignore
- * if (compareKeys(parseSpki(spki), key.publicKey) !== "match") throw ...;
+ * ```ts
+ * import { compareKeys, type PublicKey } from "./keys.ts";
+ * // Usually from parseSpki() and verifyPrivateKey().
+ * const a: PublicKey = { kty: "OKP", crv: "Ed25519", x: new Uint8Array(32) };
+ * const b: PublicKey = { ...a, x: new Uint8Array(32).fill(1) };
+ * const rsa: PublicKey = {
+ *   kty: "RSA",
+ *   n: new Uint8Array([0xc5]),
+ *   e: new Uint8Array([3]),
+ * };
+ * if (compareKeys(a, a) !== "match") throw new Error("same key");
+ * if (compareKeys(a, b) !== "mismatch") throw new Error("other key");
+ * if (compareKeys(rsa, a) !== "type-mismatch") throw new Error("other type");
  * ```
  *
  * @param cert The certificate's public key.

@@ -36,9 +36,20 @@ const END = /^-----END ([^\-\r\n][^\r\n]*?)-----$/;
  * Decodes every PEM block in `text`, in order.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { decodePem } from "./pem.ts";
+ * const pemText = `Text around the blocks is skipped.
+ * -----BEGIN CERTIFICATE-----
+ * AQI=
+ * -----END CERTIFICATE-----
+ * -----BEGIN PUBLIC KEY-----
+ * Aw==
+ * -----END PUBLIC KEY-----
+ * `;
  * const blocks = decodePem(pemText);
  * const certs = blocks.filter((b) => b.type === "CERTIFICATE");
+ * if (blocks.length !== 2 || certs.length !== 1) throw new Error("blocks");
+ * if (certs[0].der.join() !== "1,2") throw new Error("DER bytes");
  * ```
  *
  * @param text PEM text, possibly with other text around the blocks.
@@ -91,8 +102,19 @@ export function decodePem(text: string): PemBlock[] {
  * Encodes DER bytes as one PEM block (64-column lines, trailing newline).
  *
  * @example Usage
- * ```ts ignore
- * const pem = encodePem("PRIVATE KEY", pkcs8Der);
+ * ```ts
+ * import { encodePem } from "./pem.ts";
+ * const pem = encodePem("CERTIFICATE", new Uint8Array([1, 2]));
+ * const expected = [
+ *   "-----BEGIN CERTIFICATE-----",
+ *   "AQI=",
+ *   "-----END CERTIFICATE-----",
+ *   "",
+ * ].join("\n");
+ * if (pem !== expected) throw new Error(pem);
+ * // Longer data is wrapped at 64 columns.
+ * const lines = encodePem("PRIVATE KEY", new Uint8Array(100)).split("\n");
+ * if (lines[1].length !== 64 || lines.length !== 6) throw new Error("wrap");
  * ```
  *
  * @param type The label.
@@ -110,8 +132,13 @@ export function encodePem(type: string, der: Uint8Array): string {
  * A PEM label for messages: printable, bounded. Labels are not secret.
  *
  * @example Usage
- * ```ts ignore
- * safeLabel("EC PRIVATE KEY"); // "EC PRIVATE KEY"
+ * ```ts
+ * import { safeLabel } from "./pem.ts";
+ * const label = safeLabel("EC PRIVATE KEY");
+ * if (label !== "EC PRIVATE KEY") throw new Error(label);
+ * if (safeLabel("BAD\nLABEL") !== "BAD?LABEL") throw new Error("unprintable");
+ * const long = safeLabel("X".repeat(100));
+ * if (long !== "X".repeat(40) + "…") throw new Error(long);
  * ```
  *
  * @param type The label.

@@ -78,9 +78,15 @@ const K = new Int32Array([
  * SHA-256 of `data`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { sha256 } from "./sha256.ts";
- * const digest = sha256(new TextEncoder().encode("abc")); // 32 bytes
+ * const data = new TextEncoder().encode("abc");
+ * const digest = sha256(data); // 32 bytes, ba 78 16 bf ...
+ * const expected = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+ * if (digest.length !== 32 || digest[0] !== 0xba) throw new Error("digest");
+ * if (digest.join() !== expected.join()) {
+ *   throw new Error("differs from WebCrypto");
+ * }
  * ```
  *
  * @param data The bytes to hash.

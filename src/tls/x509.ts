@@ -57,10 +57,41 @@ class CertificateError extends Error {
  * subject, issuer and validity of each, in order.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { parseCertificatePem } from "./x509.ts";
+ * import { encodeDer, oidFromString, TAG } from "./der.ts";
+ * import { encodePem } from "./pem.ts";
+ *
+ * // Set-up: a certificate for CN=ca, valid 2025 to 2035, with an empty
+ * // signature (this function reads certificates, it does not verify them).
+ * const { publicKey } = await crypto.subtle.generateKey(
+ *   { name: "ECDSA", namedCurve: "P-256" },
+ *   true,
+ *   ["sign", "verify"],
+ * );
+ * const spki = await crypto.subtle.exportKey("spki", publicKey);
+ * const seq = (...kids: Uint8Array[]) => encodeDer(TAG.SEQUENCE, kids);
+ * const str = (tag: number, s: string) =>
+ *   encodeDer(tag, new TextEncoder().encode(s));
+ * const cn = encodeDer(TAG.OID, oidFromString("2.5.4.3"));
+ * const name = seq(encodeDer(TAG.SET, seq(cn, str(TAG.UTF8_STRING, "ca"))));
+ * const validity = seq(
+ *   str(TAG.UTC_TIME, "250101000000Z"),
+ *   str(TAG.UTC_TIME, "350101000000Z"),
+ * );
+ * const alg = seq(encodeDer(TAG.OID, oidFromString("1.2.840.10045.4.3.2")));
+ * const serial = encodeDer(TAG.INTEGER, new Uint8Array([1]));
+ * const tbs = seq(serial, alg, name, validity, name, new Uint8Array(spki));
+ * const noSignature = encodeDer(TAG.BIT_STRING, new Uint8Array(1));
+ * const caPem = encodePem("CERTIFICATE", seq(tbs, alg, noSignature));
+ *
  * for (const c of parseCertificatePem(caPem)) {
- *   console.log(c.subject, c.notAfter.toISOString());
+ *   if (c.subject !== "CN=ca" || c.issuer !== "CN=ca") {
+ *     throw new Error(c.subject);
+ *   }
+ *   if (c.notAfter.toISOString() !== "2035-01-01T00:00:00.000Z") {
+ *     throw new Error("wrong NotAfter");
+ *   }
  * }
  * ```
  *
@@ -125,10 +156,41 @@ export interface ValidatedKeyPair {
  * pair, the leaf's subject and NotAfter.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { validateKeyPair } from "./x509.ts";
+ * import { encodeDer, oidFromString, TAG } from "./der.ts";
+ * import { encodePem } from "./pem.ts";
+ *
+ * // Set-up: a P-256 key as PKCS#8 PEM and a certificate for CN=alice with its
+ * // public key and an empty signature (like Go's tls.X509KeyPair, this checks
+ * // that the key matches the certificate, not who signed it).
+ * const keys = await crypto.subtle.generateKey(
+ *   { name: "ECDSA", namedCurve: "P-256" },
+ *   true,
+ *   ["sign", "verify"],
+ * );
+ * const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
+ * const keyPem = encodePem("PRIVATE KEY", new Uint8Array(pkcs8));
+ * const spki = await crypto.subtle.exportKey("spki", keys.publicKey);
+ * const seq = (...kids: Uint8Array[]) => encodeDer(TAG.SEQUENCE, kids);
+ * const str = (tag: number, s: string) =>
+ *   encodeDer(tag, new TextEncoder().encode(s));
+ * const cn = encodeDer(TAG.OID, oidFromString("2.5.4.3"));
+ * const name = seq(encodeDer(TAG.SET, seq(cn, str(TAG.UTF8_STRING, "alice"))));
+ * const validity = seq(
+ *   str(TAG.UTC_TIME, "250101000000Z"),
+ *   str(TAG.UTC_TIME, "350101000000Z"),
+ * );
+ * const alg = seq(encodeDer(TAG.OID, oidFromString("1.2.840.10045.4.3.2")));
+ * const serial = encodeDer(TAG.INTEGER, new Uint8Array([1]));
+ * const tbs = seq(serial, alg, name, validity, name, new Uint8Array(spki));
+ * const noSignature = encodeDer(TAG.BIT_STRING, new Uint8Array(1));
+ * const certPem = encodePem("CERTIFICATE", seq(tbs, alg, noSignature));
+ *
  * const pair = await validateKeyPair(certPem, keyPem);
- * console.log(pair.subject, pair.notAfter, pair.fingerprint);
+ * if (pair.subject !== "CN=alice") throw new Error(pair.subject);
+ * if (pair.notAfter.getUTCFullYear() !== 2035) throw new Error("NotAfter");
+ * if (!/^[0-9a-f]{64}$/.test(pair.fingerprint)) throw new Error("fingerprint");
  * ```
  *
  * @param certPem PEM certificate chain, leaf first.
