@@ -6,6 +6,7 @@
  *
  * @example Bad usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runStreamCommand } from "./cli_streams.ts";
  * let stderr = "";
  * const code = await runStreamCommand(["exec", "web"], {
@@ -15,7 +16,7 @@
  *   stdin: () => new ReadableStream(),
  *   exit: () => Promise.reject(new Error("not called")),
  * });
- * console.assert(code === 1 && stderr.startsWith("error: missing command"));
+ * assert(code === 1 && stderr.startsWith("error: missing command"));
  * ```
  *
  * @module
@@ -99,10 +100,11 @@ class StreamUsageError extends Error {}
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseStreamArgs } from "./cli_streams.ts";
  * const a = parseStreamArgs(["exec", "web", "-n", "ns", "-it", "--", "sh", "-c", "ls"]);
- * console.assert(a.pod === "web" && a.namespace === "ns" && a.stdin && a.tty);
- * console.assert(a.rest.join(" ") === "sh -c ls");
+ * assert(a.pod === "web" && a.namespace === "ns" && a.stdin && a.tty);
+ * assert(a.rest.join(" ") === "sh -c ls");
  * ```
  *
  * @param argv The arguments, the command first.

@@ -105,9 +105,10 @@ export interface KubeconfigErrorOptions extends KubeauthErrorOptions {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KubeconfigError } from "@kubeauth/fetch";
  * const err = new KubeconfigError("CONTEXT_NOT_FOUND", 'context "x" not found');
- * console.assert(err.code === "CONTEXT_NOT_FOUND");
+ * assert(err.code === "CONTEXT_NOT_FOUND");
  * ```
  */
 export class KubeconfigError extends KubeauthError {
@@ -154,13 +155,14 @@ export interface ExecPluginErrorOptions extends KubeauthErrorOptions {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ExecPluginError } from "@kubeauth/fetch";
  * const err = new ExecPluginError(
  *   "EXEC_FAILED",
  *   "exec: executable aws failed with exit code 1",
  *   { command: "aws", exitCode: 1 },
  * );
- * console.assert(err.exitCode === 1);
+ * assert(err.exitCode === 1);
  * ```
  */
 export class ExecPluginError extends KubeauthError {
@@ -240,10 +242,11 @@ export function closedError(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WebSocketRefusedError } from "@kubeauth/fetch";
  * const err = new WebSocketRefusedError(404, "NotFound", 'pods "x" not found');
- * console.assert(err.code === "WEBSOCKET_REFUSED" && err.status === 404);
- * console.assert(err.message.includes('pods "x" not found'));
+ * assert(err.code === "WEBSOCKET_REFUSED" && err.status === 404);
+ * assert(err.message.includes('pods "x" not found'));
  * ```
  */
 export class WebSocketRefusedError extends KubeauthError {

@@ -94,6 +94,7 @@ async function decodeAnswer(
  *
  * @example Two calls, one run of the wrapped plugin
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { runCachedPlugin } from "./cached_plugin.ts";
@@ -129,9 +130,9 @@ async function decodeAnswer(
  * const options = { adapter, cacheDir, command: "get-token", args: [] };
  * const first = await runCachedPlugin(options);
  * const second = await runCachedPlugin(options);
- * console.assert(runs === 1 && !first.cached && second.cached);
+ * assert(runs === 1 && !first.cached && second.cached);
  * // As a plugin under kubectl, print it: `await io.writeStdout(second.stdout)`.
- * console.assert(new TextDecoder().decode(second.stdout) === credential);
+ * assert(new TextDecoder().decode(second.stdout) === credential);
  * await rm(cacheDir, { recursive: true });
  * ```
  *

@@ -88,6 +88,7 @@ function describeError(err: unknown): string {
  *
  * @example Two answers, one plugin run
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { CredentialCache } from "./credential_cache.ts";
@@ -108,7 +109,7 @@ function describeError(err: unknown): string {
  * const identity = { command: "p", args: [], env: {}, request: {} };
  * await cache.obtain(identity, loader);
  * const second = await cache.obtain(identity, loader);
- * console.assert(runs === 1 && second.cached);
+ * assert(runs === 1 && second.cached);
  * await rm(base, { recursive: true });
  * ```
  */

@@ -15,10 +15,11 @@ export type CacheHost = CacheFileSystem & Pick<RuntimeAdapter, "readFile">;
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cacheHost } from "./directory.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * const host = cacheHost(await getRuntimeAdapter());
- * console.assert(host !== null && host.processAlive(host.processId()));
+ * assert(host !== null && host.processAlive(host.processId()));
  * ```
  *
  * @param adapter The runtime adapter.
@@ -37,10 +38,11 @@ export function cacheHost(adapter: RuntimeAdapter): CacheHost | null {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultCacheDir } from "./directory.ts";
  * const env: Record<string, string> = { KUBECACHEDIR: "/var/cache/kube" };
  * const dir = defaultCacheDir({ getEnv: (n) => env[n], homeDir: () => "/home/u" });
- * console.assert(dir === "/var/cache/kube/kubeauth");
+ * assert(dir === "/var/cache/kube/kubeauth");
  * ```
  *
  * @param adapter Environment and home directory.
@@ -60,8 +62,9 @@ export function defaultCacheDir(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { joinPath } from "./directory.ts";
- * console.assert(joinPath("/a/", "b", "c") === "/a/b/c");
+ * assert(joinPath("/a/", "b", "c") === "/a/b/c");
  * ```
  *
  * @param parts The segments.
@@ -80,6 +83,7 @@ export function joinPath(...parts: string[]): string {
  *
  * @example A directory in a fresh temporary place is accepted
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { cacheHost, prepareCacheDir } from "./directory.ts";
@@ -87,9 +91,9 @@ export function joinPath(...parts: string[]): string {
  * const host = cacheHost(await getRuntimeAdapter())!;
  * const base = await mkdtemp(`${tmpdir()}/kubeauth-`);
  * const problem = await prepareCacheDir(host, `${base}/kubeauth`);
- * console.assert(problem === null, problem);
+ * assert.equal(problem, null);
  * const info = await host.fileInfo(`${base}/kubeauth`);
- * console.assert(info?.kind === "directory" && (info.mode ?? 0o700) === 0o700);
+ * assert(info?.kind === "directory" && (info.mode ?? 0o700) === 0o700);
  * await rm(base, { recursive: true });
  * ```
  *
@@ -131,8 +135,9 @@ export async function prepareCacheDir(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { octal } from "./directory.ts";
- * console.assert(octal(0o644) === "0644");
+ * assert(octal(0o644) === "0644");
  * ```
  *
  * @param mode Permission bits.

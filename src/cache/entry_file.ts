@@ -37,6 +37,7 @@ export type EntryRead =
  *
  * @example A missing entry
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm, writeFile } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { readEntry } from "./entry_file.ts";
@@ -45,12 +46,12 @@ export type EntryRead =
  * const host = cacheHost(await getRuntimeAdapter())!;
  * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
  * const found = await readEntry(host, `${dir}/ab12.json`, "ab12");
- * console.assert(found.kind === "missing");
+ * assert(found.kind === "missing");
  * // A corrupt entry is removed and reported.
  * await writeFile(`${dir}/ab12.json`, "{", { mode: 0o600 });
  * const bad = await readEntry(host, `${dir}/ab12.json`, "ab12");
- * console.assert(bad.kind === "ignored", bad);
- * console.assert(await host.fileInfo(`${dir}/ab12.json`) === null);
+ * assert.equal(bad.kind, "ignored");
+ * assert(await host.fileInfo(`${dir}/ab12.json`) === null);
  * await rm(dir, { recursive: true });
  * ```
  *
@@ -141,6 +142,7 @@ function parseEntry(bytes: Uint8Array, key: string): CacheEntry | string {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { readEntry, writeEntry } from "./entry_file.ts";
@@ -152,9 +154,9 @@ function parseEntry(bytes: Uint8Array, key: string): CacheEntry | string {
  * const obtainedAt = Date.now();
  * const expiresAt = obtainedAt + 3_600_000;
  * const key = "ab12";
- * console.assert(await writeEntry(host, dir, key, { stdout, obtainedAt, expiresAt }));
+ * assert(await writeEntry(host, dir, key, { stdout, obtainedAt, expiresAt }));
  * const found = await readEntry(host, `${dir}/${key}.json`, key);
- * console.assert(found.kind === "entry" && found.entry.expiresAt === expiresAt);
+ * assert(found.kind === "entry" && found.entry.expiresAt === expiresAt);
  * await rm(dir, { recursive: true });
  * ```
  *
@@ -207,8 +209,9 @@ export async function writeEntry(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { randomSuffix } from "./entry_file.ts";
- * console.assert(/^[0-9a-f]{16}$/.test(randomSuffix()));
+ * assert(/^[0-9a-f]{16}$/.test(randomSuffix()));
  * ```
  *
  * @returns The suffix.

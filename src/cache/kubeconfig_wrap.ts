@@ -34,13 +34,14 @@ export interface WrapKubeconfigOptions {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { wrapKubeconfig } from "./kubeconfig_wrap.ts";
  * const out = wrapKubeconfig(
  *   "users:\n- name: u\n  user:\n    exec:\n      command: ./get-token\n      args: [--x]\n",
  *   { path: "/home/me/.kube/config", flavor: "posix" },
  * );
- * console.assert(out.includes("- /home/me/.kube/get-token"), out);
- * console.assert(out.includes("- cached"), out);
+ * assert(out.includes("- /home/me/.kube/get-token"), out);
+ * assert(out.includes("- cached"), out);
  * ```
  *
  * @param text The kubeconfig's YAML (or JSON) text.

@@ -58,6 +58,7 @@ async function readHolder(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { tryLock } from "./lock_file.ts";
@@ -67,11 +68,11 @@ async function readHolder(
  * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
  * const a = await tryLock(host, `${dir}/ab12.lock`, Date.now);
  * const b = await tryLock(host, `${dir}/ab12.lock`, Date.now);
- * console.assert(a.kind === "acquired");
- * console.assert(b.kind === "held" && b.pid === host.processId()); // by us
+ * assert(a.kind === "acquired");
+ * assert(b.kind === "held" && b.pid === host.processId()); // by us
  * if (a.kind === "acquired") await a.lock.release();
  * const c = await tryLock(host, `${dir}/ab12.lock`, Date.now);
- * console.assert(c.kind === "acquired");
+ * assert(c.kind === "acquired");
  * if (c.kind === "acquired") await c.lock.release();
  * await rm(dir, { recursive: true });
  * ```

@@ -11,13 +11,14 @@
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { withSignal } from "./abortable.ts";
  * const shared = new Promise<number>((r) => setTimeout(() => r(1), 10));
  * const c = new AbortController();
  * const mine = withSignal(shared, c.signal);
  * c.abort();
  * await mine.catch(() => {});
- * console.assert(await shared === 1);
+ * assert(await shared === 1);
  * ```
  *
  * @typeParam T The value `p` resolves to.

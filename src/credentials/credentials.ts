@@ -105,10 +105,11 @@ export interface CredentialFields {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeCredentials } from "@kubeauth/fetch";
  * const creds = makeCredentials({ token: "s3cret" });
- * console.assert(!JSON.stringify(creds).includes("s3cret"));
- * console.assert(creds.token === "s3cret");
+ * assert(!JSON.stringify(creds).includes("s3cret"));
+ * assert(creds.token === "s3cret");
  * ```
  *
  * @param fields The credential fields.

@@ -47,10 +47,11 @@ export function badTokenCharacter(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { headerBytesOf } from "./token.ts";
- * console.assert(headerBytesOf("abc") === "abc");
- * console.assert(headerBytesOf("\u00e9") === "\u00c3\u00a9"); // C3 A9
- * console.assert(headerBytesOf("\u20ac") === "\u00e2\u0082\u00ac"); // E2 82 AC
+ * assert(headerBytesOf("abc") === "abc");
+ * assert(headerBytesOf("\u00e9") === "\u00c3\u00a9"); // C3 A9
+ * assert(headerBytesOf("\u20ac") === "\u00e2\u0082\u00ac"); // E2 82 AC
  * ```
  *
  * @param text The text (a token).

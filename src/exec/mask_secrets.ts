@@ -24,10 +24,11 @@ const SECRET_FIELD =
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { maskSecrets } from "./mask_secrets.ts";
  * const masked = maskSecrets('login failed: {"token": "abc123"} Authorization: Bearer xyz');
- * console.assert(!masked.includes("abc123") && !masked.includes("xyz"));
- * console.assert(maskSecrets("connection refused") === "connection refused");
+ * assert(!masked.includes("abc123") && !masked.includes("xyz"));
+ * assert(maskSecrets("connection refused") === "connection refused");
  * ```
  *
  * @param text A plugin's stderr (tail).

@@ -53,6 +53,7 @@ export interface ExecRunAnswer<T> extends ExecRunResult<T> {
  *
  * @example A cache that never stores (what no cache means)
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ExecRunCache } from "./run_cache.ts";
  * const none: ExecRunCache = {
  *   id: "none",
@@ -65,7 +66,7 @@ export interface ExecRunAnswer<T> extends ExecRunResult<T> {
  *     decode: () => Promise.reject(new Error("unused")),
  *   },
  * );
- * console.assert(got.value === 1 && !got.cached);
+ * assert(got.value === 1 && !got.cached);
  * ```
  */
 export interface ExecRunCache {

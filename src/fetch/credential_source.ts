@@ -59,6 +59,7 @@ export interface CredentialSourceOptions {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm, writeFile } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { createCredentialSource } from "./credential_source.ts";
@@ -83,7 +84,7 @@ export interface CredentialSourceOptions {
  * const ctx = await resolveDefaultContext({ kubeconfig: `${dir}/config` });
  * const source = createCredentialSource(ctx, { adapter: await getRuntimeAdapter() });
  * const creds = await source.get();
- * console.assert(source.kind === "token-file" && creds.token === "s3cret");
+ * assert(source.kind === "token-file" && creds.token === "s3cret");
  * await source.close();
  * await rm(dir, { recursive: true });
  * ```

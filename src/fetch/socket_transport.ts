@@ -24,6 +24,7 @@ const DESTROY_WAIT_MS = 5_000;
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SocketTransport } from "./socket_transport.ts";
  * const inner = {
  *   inFlight: 0,
@@ -33,9 +34,9 @@ const DESTROY_WAIT_MS = 5_000;
  *   destroy: () => Promise.resolve(),
  * };
  * const t = new SocketTransport(inner, undefined, {});
- * console.assert(t.inFlight === 0);
+ * assert(t.inFlight === 0);
  * await t.close();
- * console.assert(t.closed);
+ * assert(t.closed);
  * ```
  */
 export class SocketTransport implements Transport {

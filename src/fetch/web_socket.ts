@@ -49,8 +49,9 @@ export class HandshakeFailure extends Error {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toWebSocketUrl } from "./web_socket.ts";
- * console.assert(toWebSocketUrl("https://k8s.test/x?a=1") === "wss://k8s.test/x?a=1");
+ * assert(toWebSocketUrl("https://k8s.test/x?a=1") === "wss://k8s.test/x?a=1");
  * ```
  *
  * @param url An http(s) URL.
@@ -140,14 +141,15 @@ export async function connectSocket(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { refusal } from "./web_socket.ts";
  * const res = new Response(
  *   JSON.stringify({ kind: "Status", reason: "NotFound", message: 'pods "x" not found' }),
  *   { status: 404 },
  * );
  * const err = await refusal(res, "the connection failed");
- * console.assert(err.status === 404 && err.message.includes('pods "x" not found'));
- * console.assert(err.serverStatus?.reason === "NotFound");
+ * assert(err.status === 404 && err.message.includes('pods "x" not found'));
+ * assert(err.serverStatus?.reason === "NotFound");
  * ```
  *
  * @param res The server's answer.

@@ -51,12 +51,13 @@ export interface KubeauthHttpErrorOptions extends KubeauthErrorOptions {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KubeauthHttpError } from "@kubeauth/fetch";
  * const err = new KubeauthHttpError("Error from server (NotFound): nope", {
  *   status: 404,
  *   serverStatus: { kind: "Status", reason: "NotFound", message: "nope", code: 404 },
  * });
- * console.assert(err.code === "HTTP_ERROR" && err.status === 404 && err.reason === "NotFound");
+ * assert(err.code === "HTTP_ERROR" && err.status === 404 && err.reason === "NotFound");
  * ```
  */
 export class KubeauthHttpError extends KubeauthError {
@@ -107,10 +108,11 @@ function clean(text: string, max = 500): string {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { statusError } from "@kubeauth/fetch";
  * const err = statusError({ kind: "Status", code: 410, reason: "Expired", message: "too old resource version: 1 (5)" });
- * console.assert(err.code === "WATCH_EXPIRED" && err.status === 410);
- * console.assert(err.message === "Error from server (Expired): too old resource version: 1 (5)");
+ * assert(err.code === "WATCH_EXPIRED" && err.status === 410);
+ * assert(err.message === "Error from server (Expired): too old resource version: 1 (5)");
  * ```
  *
  * @param status The server's Status.
@@ -155,13 +157,14 @@ async function readCapped(res: Response): Promise<string> {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { httpError } from "@kubeauth/fetch";
  * const res = new Response(
  *   JSON.stringify({ kind: "Status", code: 404, reason: "NotFound", message: 'configmaps "x" not found' }),
  *   { status: 404 },
  * );
  * const err = await httpError(res);
- * console.assert(err.message === 'Error from server (NotFound): configmaps "x" not found');
+ * assert(err.message === 'Error from server (NotFound): configmaps "x" not found');
  * ```
  *
  * @param res A response (normally not ok).
@@ -193,15 +196,16 @@ export async function httpError(res: Response): Promise<KubeauthHttpError> {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ensureOk, KubeauthHttpError } from "@kubeauth/fetch";
  * const ok = await ensureOk(new Response("{}", { status: 200 }));
- * console.assert(ok.status === 200);
+ * assert(ok.status === 200);
  * const failed = new Response(
  *   JSON.stringify({ kind: "Status", code: 409, reason: "AlreadyExists", message: "exists" }),
  *   { status: 409 },
  * );
  * const err = await ensureOk(failed).catch((e) => e);
- * console.assert(err instanceof KubeauthHttpError && err.reason === "AlreadyExists");
+ * assert(err instanceof KubeauthHttpError && err.reason === "AlreadyExists");
  * ```
  *
  * @param res The response (e.g. from `await kube(path)`).

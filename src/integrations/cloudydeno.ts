@@ -120,11 +120,12 @@ export interface RestClient {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KubeauthRestError } from "@kubeauth/fetch/cloudydeno";
  * const err = new KubeauthRestError("Error from server (NotFound): x", 404, {
  *   kind: "Status", code: 404, reason: "NotFound", message: "x",
  * });
- * console.assert(err.httpCode === 404 && err.reason === "NotFound" && err.code === "HTTP_ERROR");
+ * assert(err.httpCode === 404 && err.reason === "NotFound" && err.code === "HTTP_ERROR");
  * ```
  */
 export class KubeauthRestError extends KubeauthError {

@@ -118,6 +118,7 @@ function channelIndex(index: number | undefined): number {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KubeauthTunnel } from "@kubeauth/fetch/cloudydeno";
  * const sent: number[][] = [];
  * const ws = Object.assign(new EventTarget(), {
@@ -130,14 +131,14 @@ function channelIndex(index: number | undefined): number {
  * const status = tunnel.getReadableStream({ index: 3 });
  * await tunnel.whenReady();
  * await stdin.close();
- * console.assert(sent[0].join() === "255,0");
+ * assert(sent[0].join() === "255,0");
  * const msg = (s: string) =>
  *   ws.dispatchEvent(new MessageEvent("message", { data: new TextEncoder().encode(s).buffer }));
  * msg("\x01hi");
  * msg('\x03{"status":"Success"}');
  * ws.dispatchEvent(new CloseEvent("close", { code: 1000 }));
- * console.assert(await new Response(stdout).text() === "hi");
- * console.assert((await new Response(status).json()).status === "Success");
+ * assert(await new Response(stdout).text() === "hi");
+ * assert((await new Response(status).json()).status === "Success");
  * ```
  */
 export class KubeauthTunnel implements KubernetesTunnel {

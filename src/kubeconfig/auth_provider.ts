@@ -17,9 +17,10 @@ import { KubeconfigError } from "../errors.ts";
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { unsupportedAuthProviderError } from "./auth_provider.ts";
  * const err = unsupportedAuthProviderError("gcp", "gke_user");
- * console.assert(err.message.includes("gke-gcloud-auth-plugin"));
+ * assert(err.message.includes("gke-gcloud-auth-plugin"));
  * ```
  *
  * @param name The auth provider's name (`gcp`, `azure`, `oidc`…).

@@ -34,6 +34,7 @@ export interface ResolveDefaultContextOptions {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm, writeFile } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { resolveDefaultContext } from "./default_context.ts";
@@ -54,8 +55,8 @@ export interface ResolveDefaultContextOptions {
  * );
  * // An explicit file; without one, $KUBECONFIG, ~/.kube/config, in-cluster.
  * const ctx = await resolveDefaultContext({ kubeconfig: `${dir}/config` });
- * console.assert(ctx.contextName === "dev" && ctx.source.endsWith("config"));
- * console.assert(ctx.cluster.server === "https://dev.example.com");
+ * assert(ctx.contextName === "dev" && ctx.source.endsWith("config"));
+ * assert(ctx.cluster.server === "https://dev.example.com");
  * await rm(dir, { recursive: true });
  * ```
  *

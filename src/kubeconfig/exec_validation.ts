@@ -21,13 +21,14 @@ const INTERACTIVE_DEFAULTED = new Set([
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateExecConfig } from "./exec_validation.ts";
  * const exec = validateExecConfig(
  *   { command: "aws", apiVersion: "client.authentication.k8s.io/v1beta1" },
  *   "alice",
  *   false,
  * );
- * console.assert(exec.interactiveMode === "IfAvailable");
+ * assert(exec.interactiveMode === "IfAvailable");
  * ```
  *
  * @param exec The exec stanza.

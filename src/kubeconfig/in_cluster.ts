@@ -31,6 +31,7 @@ export interface InClusterOptions {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inClusterEnvironmentSet } from "./in_cluster.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * // An adapter that sees a pod's environment (the real one is left alone).
@@ -42,9 +43,9 @@ export interface InClusterOptions {
  *   ...await getRuntimeAdapter(),
  *   getEnv: (name: string) => pod[name],
  * };
- * console.assert(inClusterEnvironmentSet(adapter));
+ * assert(inClusterEnvironmentSet(adapter));
  * delete pod.KUBERNETES_SERVICE_PORT;
- * console.assert(!inClusterEnvironmentSet(adapter));
+ * assert(!inClusterEnvironmentSet(adapter));
  * ```
  *
  * @param adapter The runtime adapter.
@@ -65,6 +66,7 @@ export function inClusterEnvironmentSet(adapter: RuntimeAdapter): boolean {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm, writeFile } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { loadInClusterConfig } from "./in_cluster.ts";
@@ -82,9 +84,9 @@ export function inClusterEnvironmentSet(adapter: RuntimeAdapter): boolean {
  *   getEnv: (name: string) => pod[name],
  * };
  * const ctx = await loadInClusterConfig({ adapter, dir });
- * console.assert(ctx.cluster.server === "https://[fd00::1]:443");
- * console.assert(ctx.namespace === "apps" && ctx.source === "in-cluster");
- * console.assert(ctx.user.inCluster && ctx.user.tokenFile?.endsWith("token"));
+ * assert(ctx.cluster.server === "https://[fd00::1]:443");
+ * assert(ctx.namespace === "apps" && ctx.source === "in-cluster");
+ * assert(ctx.user.inCluster && ctx.user.tokenFile?.endsWith("token"));
  * await rm(dir, { recursive: true });
  * ```
  *

@@ -65,6 +65,7 @@ export interface LoadedKubeconfig {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kubeconfigCandidates } from "./load.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * // An adapter that sees KUBECONFIG, without touching the real environment.
@@ -78,13 +79,13 @@ export interface LoadedKubeconfig {
  *   homeDir: () => "/home/me",
  * };
  * const { files, from } = kubeconfigCandidates(adapter);
- * console.assert(from === "KUBECONFIG");
- * console.assert(files.join(" ") === "/a/config /b/config", files);
+ * assert(from === "KUBECONFIG");
+ * assert.equal(files.join(" "), "/a/config /b/config");
  * const named = kubeconfigCandidates(adapter, "/etc/kube/dev.yaml");
- * console.assert(named.from === "option");
+ * assert(named.from === "option");
  * env.KUBECONFIG = "";
  * const home = kubeconfigCandidates(adapter);
- * console.assert(home.from === "home" && home.files[0] === "/home/me/.kube/config");
+ * assert(home.from === "home" && home.files[0] === "/home/me/.kube/config");
  * ```
  *
  * @param adapter The runtime adapter (environment, home, cwd).
@@ -130,6 +131,7 @@ export function kubeconfigCandidates(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm, writeFile } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { type KubeconfigCandidates, loadKubeconfigFiles } from "./load.ts";
@@ -143,8 +145,8 @@ export function kubeconfigCandidates(
  * };
  * const adapter = await getRuntimeAdapter();
  * const { config, loaded, missing } = await loadKubeconfigFiles(adapter, candidates);
- * console.assert(config["current-context"] === "a"); // the first file wins
- * console.assert(loaded.length === 2 && missing[0] === `${dir}/gone`);
+ * assert(config["current-context"] === "a"); // the first file wins
+ * assert(loaded.length === 2 && missing[0] === `${dir}/gone`);
  * await rm(dir, { recursive: true });
  * ```
  *
@@ -210,6 +212,7 @@ export async function loadKubeconfigFiles(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm, writeFile } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { loadKubeconfig } from "./load.ts";
@@ -229,11 +232,11 @@ export async function loadKubeconfigFiles(
  * `,
  * );
  * const kc = await loadKubeconfig({ path: `${dir}/config` });
- * console.assert(kc["current-context"] === "dev");
- * console.assert(kc.contexts?.map((c) => c.name).join() === "dev");
+ * assert(kc["current-context"] === "dev");
+ * assert(kc.contexts?.map((c) => c.name).join() === "dev");
  * // A relative file reference now points next to the file that named it.
  * const ca = kc.clusters?.[0].cluster["certificate-authority"];
- * console.assert(ca?.startsWith(dir) && ca.endsWith("ca.crt"), ca);
+ * assert(ca?.startsWith(dir) && ca.endsWith("ca.crt"), ca);
  * await rm(dir, { recursive: true });
  * ```
  *

@@ -24,13 +24,14 @@ export interface KubeconfigFile {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeKubeconfigs } from "./merge.ts";
  * const { config } = mergeKubeconfigs([
  *   { file: "/a", config: { clusters: [{ name: "c", cluster: { server: "https://a" } }] } },
  *   { file: "/b", config: { "current-context": "x", clusters: [{ name: "c", cluster: { server: "https://b" } }] } },
  * ]);
- * console.assert(config.clusters![0].cluster.server === "https://a");
- * console.assert(config["current-context"] === "x");
+ * assert(config.clusters![0].cluster.server === "https://a");
+ * assert(config["current-context"] === "x");
  * ```
  *
  * @param files The files, first = highest precedence.

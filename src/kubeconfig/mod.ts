@@ -4,6 +4,7 @@
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm, writeFile } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { loadKubeconfig, resolveContext } from "./mod.ts";
@@ -23,8 +24,8 @@
  * );
  * const kc = await loadKubeconfig({ path: `${dir}/config` });
  * const ctx = await resolveContext(kc, { context: "dev" });
- * console.assert(ctx.cluster.server === "https://dev.example.com");
- * console.assert(ctx.user.name === "alice");
+ * assert(ctx.cluster.server === "https://dev.example.com");
+ * assert(ctx.user.name === "alice");
  * await rm(dir, { recursive: true });
  * ```
  *

@@ -27,10 +27,11 @@ const origins = new WeakMap<Kubeconfig, KubeconfigOrigin>();
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { setKubeconfigOrigin, getKubeconfigOrigin } from "./origin.ts";
  * const kc = {};
  * setKubeconfigOrigin(kc, { files: ["/a"], clusters: new Map(), users: new Map(), contexts: new Map() });
- * console.assert(getKubeconfigOrigin(kc)?.files[0] === "/a");
+ * assert(getKubeconfigOrigin(kc)?.files[0] === "/a");
  * ```
  *
  * @param config The loaded kubeconfig.
@@ -49,8 +50,9 @@ export function setKubeconfigOrigin(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getKubeconfigOrigin } from "./origin.ts";
- * console.assert(getKubeconfigOrigin({}) === undefined);
+ * assert(getKubeconfigOrigin({}) === undefined);
  * ```
  *
  * @param config The kubeconfig.

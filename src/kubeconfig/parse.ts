@@ -69,9 +69,10 @@ function expandedSizeExceeds(root: unknown, budget: number): boolean {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseYamlDocument } from "./parse.ts";
  * const raw = parseYamlDocument("current-context: dev\n", "/tmp/config");
- * console.assert((raw as { "current-context": string })["current-context"] === "dev");
+ * assert((raw as { "current-context": string })["current-context"] === "dev");
  * ```
  *
  * @param text The file content.
@@ -296,12 +297,13 @@ function extensions(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizeKubeconfig } from "./parse.ts";
  * const kc = normalizeKubeconfig(
  *   { users: [{ name: "u", user: { exec: { command: "./p", apiVersion: "client.authentication.k8s.io/v1beta1", args: null } } }] },
  *   { file: "/home/jane/.kube/config", baseDir: "/home/jane/.kube", flavor: "posix" },
  * );
- * console.assert(kc.users![0].user.exec!.command === "/home/jane/.kube/p");
+ * assert(kc.users![0].user.exec!.command === "/home/jane/.kube/p");
  * ```
  *
  * @param raw The parsed document (`null` for an empty file).

@@ -15,9 +15,10 @@ export type PathFlavor = "posix" | "windows";
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pathFlavor } from "./paths.ts";
- * console.assert(pathFlavor("windows") === "windows");
- * console.assert(pathFlavor("linux") === "posix");
+ * assert(pathFlavor("windows") === "windows");
+ * assert(pathFlavor("linux") === "posix");
  * ```
  *
  * @param os The operating system as the runtime names it (`windows`, `linux`, `darwin`…).
@@ -51,10 +52,11 @@ function splitVolume(p: string, flavor: PathFlavor): [string, string] {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isAbsolutePath } from "./paths.ts";
- * console.assert(isAbsolutePath("/etc/ca.crt", "posix"));
- * console.assert(isAbsolutePath("C:\\certs\\ca.crt", "windows"));
- * console.assert(!isAbsolutePath("certs/ca.crt", "posix"));
+ * assert(isAbsolutePath("/etc/ca.crt", "posix"));
+ * assert(isAbsolutePath("C:\\certs\\ca.crt", "windows"));
+ * assert(!isAbsolutePath("certs/ca.crt", "posix"));
  * ```
  *
  * @param p The path.
@@ -75,9 +77,10 @@ export function isAbsolutePath(p: string, flavor: PathFlavor): boolean {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cleanPath } from "./paths.ts";
- * console.assert(cleanPath("/a/./b/../c//d", "posix") === "/a/c/d");
- * console.assert(cleanPath("C:/a/../b", "windows") === "C:\\b");
+ * assert(cleanPath("/a/./b/../c//d", "posix") === "/a/c/d");
+ * assert(cleanPath("C:/a/../b", "windows") === "C:\\b");
  * ```
  *
  * @param p The path.
@@ -111,9 +114,10 @@ export function cleanPath(p: string, flavor: PathFlavor): string {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dirname } from "./paths.ts";
- * console.assert(dirname("/home/jane/.kube/config", "posix") === "/home/jane/.kube");
- * console.assert(dirname("C:\\Users\\jane\\config", "windows") === "C:\\Users\\jane");
+ * assert(dirname("/home/jane/.kube/config", "posix") === "/home/jane/.kube");
+ * assert(dirname("C:\\Users\\jane\\config", "windows") === "C:\\Users\\jane");
  * ```
  *
  * @param p The path.
@@ -135,8 +139,9 @@ export function dirname(p: string, flavor: PathFlavor): string {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { joinPath } from "./paths.ts";
- * console.assert(joinPath(["/home/jane", "./bin/plugin"], "posix") === "/home/jane/bin/plugin");
+ * assert(joinPath(["/home/jane", "./bin/plugin"], "posix") === "/home/jane/bin/plugin");
  * ```
  *
  * @param parts The elements.
@@ -158,9 +163,10 @@ export function joinPath(parts: readonly string[], flavor: PathFlavor): string {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolvePath } from "./paths.ts";
- * console.assert(resolvePath("/home/jane/.kube", "certs/ca.crt", "posix") === "/home/jane/.kube/certs/ca.crt");
- * console.assert(resolvePath("/home/jane/.kube", "/etc/ca.crt", "posix") === "/etc/ca.crt");
+ * assert(resolvePath("/home/jane/.kube", "certs/ca.crt", "posix") === "/home/jane/.kube/certs/ca.crt");
+ * assert(resolvePath("/home/jane/.kube", "/etc/ca.crt", "posix") === "/etc/ca.crt");
  * ```
  *
  * @param base An absolute directory.
@@ -190,9 +196,10 @@ export function resolvePath(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hasPathSeparator } from "./paths.ts";
- * console.assert(hasPathSeparator("./bin/plugin", "posix"));
- * console.assert(!hasPathSeparator("aws", "posix"));
+ * assert(hasPathSeparator("./bin/plugin", "posix"));
+ * assert(!hasPathSeparator("aws", "posix"));
  * ```
  *
  * @param command The command.
@@ -211,9 +218,10 @@ export function hasPathSeparator(command: string, flavor: PathFlavor): boolean {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { splitPathList } from "./paths.ts";
- * console.assert(splitPathList("a::b", "posix").join(",") === "a,,b");
- * console.assert(splitPathList("C:\\a;D:\\b", "windows").length === 2);
+ * assert(splitPathList("a::b", "posix").join(",") === "a,,b");
+ * assert(splitPathList("C:\\a;D:\\b", "windows").length === 2);
  * ```
  *
  * @param list The list.

@@ -39,9 +39,10 @@ const DENO_NAMES: Record<string, string> = {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeReadError } from "./read_file.ts";
  * const why = describeReadError(Object.assign(new Error("x"), { code: "ENOENT" }));
- * console.assert(why.notFound && why.reason === "no such file or directory");
+ * assert(why.notFound && why.reason === "no such file or directory");
  * ```
  *
  * @param err The error.
@@ -76,6 +77,7 @@ export function describeReadError(err: unknown): ReadFailure {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm, writeFile } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { readTextFile } from "./read_file.ts";
@@ -83,7 +85,7 @@ export function describeReadError(err: unknown): ReadFailure {
  * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
  * await writeFile(`${dir}/config`, "\uFEFFkind: Config\n"); // with a BOM
  * const text = await readTextFile(await getRuntimeAdapter(), `${dir}/config`);
- * console.assert(text === "kind: Config\n");
+ * assert(text === "kind: Config\n");
  * await rm(dir, { recursive: true });
  * ```
  *

@@ -45,12 +45,13 @@ function redactedCopy(value: unknown, key: string, depth: number): unknown {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { withRedactedInspect } from "./redact.ts";
  * import { inspect } from "node:util";
  * const user = withRedactedInspect({ name: "u", token: "SEKRIT", exec: { env: [{ name: "A", value: "SEKRIT" }] } });
- * console.assert(user.token === "SEKRIT");
- * console.assert(!inspect(user, { depth: 9 }).includes("SEKRIT"));
- * console.assert(JSON.stringify(user).includes("SEKRIT"));
+ * assert(user.token === "SEKRIT");
+ * assert(!inspect(user, { depth: 9 }).includes("SEKRIT"));
+ * assert(JSON.stringify(user).includes("SEKRIT"));
  * ```
  *
  * @typeParam T The object's type.

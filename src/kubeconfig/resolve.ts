@@ -293,6 +293,7 @@ async function resolveUser(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mkdtemp, rm, writeFile } from "node:fs/promises";
  * import { tmpdir } from "node:os";
  * import { resolveContext } from "./resolve.ts";
@@ -318,11 +319,11 @@ async function resolveUser(
  * );
  * const kc = await loadKubeconfig({ path: `${dir}/config` });
  * const ctx = await resolveContext(kc, { context: "prod" });
- * console.assert(ctx.cluster.server === "https://prod.example.com");
- * console.assert(ctx.user.name === "alice" && ctx.user.token === "secret");
- * console.assert(ctx.namespace === "shop");
+ * assert(ctx.cluster.server === "https://prod.example.com");
+ * assert(ctx.user.name === "alice" && ctx.user.token === "secret");
+ * assert(ctx.namespace === "shop");
  * const current = await resolveContext(kc); // the current-context
- * console.assert(current.contextName === "dev" && current.namespace === "default");
+ * assert(current.contextName === "dev" && current.namespace === "default");
  * await rm(dir, { recursive: true });
  * ```
  *

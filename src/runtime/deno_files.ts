@@ -65,9 +65,10 @@ function probe(D: DenoFilesLike, path: string): FileKind {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { denoCacheFiles } from "./deno_files.ts";
  * const files = denoCacheFiles();
- * console.assert(files.processAlive(files.processId()));
+ * assert(files.processAlive(files.processId()));
  * ```
  *
  * @returns The primitives.

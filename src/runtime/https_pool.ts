@@ -345,13 +345,14 @@ function connectThroughProxy(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createHttpsPool } from "./https_pool.ts";
  * import { createTrackedTransport } from "./tracked_transport.ts";
  * const transport = createTrackedTransport(
  *   createHttpsPool({ insecureSkipVerify: true }, "example"),
  * );
  * await transport.close();
- * console.assert(transport.closed);
+ * assert(transport.closed);
  * ```
  *
  * @param options The transport's TLS settings.

@@ -73,8 +73,9 @@ let tty: { isatty(fd: number): boolean } | undefined;
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isTerminal } from "./node_common.ts";
- * console.assert(typeof isTerminal(0) === "boolean");
+ * assert(typeof isTerminal(0) === "boolean");
  * ```
  *
  * @param fd The file descriptor.

@@ -20,9 +20,10 @@ function codeOf(err: unknown): string | undefined {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nodeCacheFiles } from "./node_files.ts";
  * const files = nodeCacheFiles("linux");
- * console.assert(files.processAlive(files.processId()));
+ * assert(files.processAlive(files.processId()));
  * ```
  *
  * @param os The adapter's OS name (`windows`, `linux`…).

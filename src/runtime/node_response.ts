@@ -315,15 +315,16 @@ Object.defineProperty(NodeResponse.prototype, "constructor", {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Readable } from "node:stream";
  * import { makeNodeResponse } from "./node_response.ts";
  * const res = makeNodeResponse(
  *   { status: 200, statusText: "OK", raw: ["content-type", "text/plain"], url: "https://k8s.test/" },
  *   { readable: Readable.from([new TextEncoder().encode("hi")]), abort() {}, onEnd() {}, failure: (e) => e, eager: true },
  * );
- * console.assert(res instanceof Response && res.ok);
- * console.assert(res.headers.get("content-type") === "text/plain");
- * console.assert(await res.text() === "hi");
+ * assert(res instanceof Response && res.ok);
+ * assert(res.headers.get("content-type") === "text/plain");
+ * assert(await res.text() === "hi");
  * ```
  *
  * @param head Status, reason phrase, raw headers (name, value, …) and URL.

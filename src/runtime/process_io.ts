@@ -46,9 +46,10 @@ interface NodeProcess {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getProcessIo } from "./process_io.ts";
  * const io = await getProcessIo();
- * console.assert(Array.isArray(io.args()));
+ * assert(Array.isArray(io.args()));
  * await io.writeStdout(new TextEncoder().encode("hello\n")); // resolves once written
  * ```
  *

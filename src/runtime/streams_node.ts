@@ -20,10 +20,11 @@ interface StreamClasses {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createNodeStreamsSupport } from "./streams_node.ts";
  * const s = createNodeStreamsSupport();
  * const l = await s.listenTcp({ hostname: "127.0.0.1", port: 0 });
- * console.assert(l.port > 0);
+ * assert(l.port > 0);
  * await l.close();
  * ```
  *

@@ -140,9 +140,10 @@ function classify(err: unknown): Classified | undefined {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hostPortOf } from "./transport_error.ts";
- * console.assert(hostPortOf("https://k8s.test/api") === "k8s.test:443");
- * console.assert(hostPortOf("https://10.0.0.1:6443/") === "10.0.0.1:6443");
+ * assert(hostPortOf("https://k8s.test/api") === "k8s.test:443");
+ * assert(hostPortOf("https://10.0.0.1:6443/") === "10.0.0.1:6443");
  * ```
  *
  * @param url An absolute URL.
@@ -165,9 +166,10 @@ const PROXY_HINT = "any proxy in the way (proxy-url, HTTPS_PROXY)";
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { transportFailureMessage } from "./transport_error.ts";
  * const m = transportFailureMessage("connect", "10.0.0.1:6443", "connection refused", "request");
- * console.assert(m.includes("10.0.0.1:6443") && m.includes("connection refused"));
+ * assert(m.includes("10.0.0.1:6443") && m.includes("connection refused"));
  * ```
  *
  * @param kind What failed.
@@ -218,6 +220,7 @@ const CODES: Record<
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toTransportError } from "./transport_error.ts";
  * // Node's and Deno's shape: "fetch failed" with the facts in the cause.
  * const node = new TypeError("fetch failed", {
@@ -227,9 +230,9 @@ const CODES: Record<
  * const bun = Object.assign(new TypeError("Unable to connect"), { code: "ECONNREFUSED" });
  * const a = toTransportError(node, "https://10.0.0.1:6443/api", "request") as { code: string; message: string };
  * const b = toTransportError(bun, "https://10.0.0.1:6443/api", "request") as { code: string; message: string };
- * console.assert(a.code === "CONNECTION_FAILED" && a.message === b.message);
+ * assert(a.code === "CONNECTION_FAILED" && a.message === b.message);
  * const abort = new DOMException("aborted", "AbortError");
- * console.assert(toTransportError(abort, "https://10.0.0.1:6443/", "request") === abort);
+ * assert(toTransportError(abort, "https://10.0.0.1:6443/", "request") === abort);
  * ```
  *
  * @param err What the runtime's fetch (or body read) rejected with.

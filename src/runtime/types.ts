@@ -76,9 +76,10 @@ export type SpawnFailureReason =
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SpawnError } from "@kubeauth/fetch/runtime";
  * const err = new SpawnError("not-found", "aws", "no such file");
- * console.assert(err.reason === "not-found");
+ * assert(err.reason === "not-found");
  * ```
  */
 export class SpawnError extends Error {

@@ -12,6 +12,7 @@ import type { TransportOptions } from "./types.ts";
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkIdentity } from "./websocket_options.ts";
  * checkIdentity({ cert: "c", key: "k" }); // fine
  * let code = "";
@@ -20,7 +21,7 @@ import type { TransportOptions } from "./types.ts";
  * } catch (err) {
  *   code = (err as { code: string }).code;
  * }
- * console.assert(code === "CERT_INVALID");
+ * assert(code === "CERT_INVALID");
  * ```
  *
  * @param tls The TLS settings of the socket.
@@ -40,6 +41,7 @@ export function checkIdentity(tls: TransportOptions): void {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { releaseOnClose } from "./websocket_options.ts";
  * const target = new EventTarget() as unknown as WebSocket;
  * Object.defineProperty(target, "readyState", { value: 1 });
@@ -47,7 +49,7 @@ export function checkIdentity(tls: TransportOptions): void {
  * releaseOnClose(target, () => released++);
  * target.dispatchEvent(new Event("close"));
  * target.dispatchEvent(new Event("close"));
- * console.assert(released === 1);
+ * assert(released === 1);
  * ```
  *
  * @param socket The socket.

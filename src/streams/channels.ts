@@ -32,9 +32,10 @@ export const CLOSE = 255;
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { frame } from "./channels.ts";
  * const m = frame(0, new Uint8Array([7, 8]));
- * console.assert(m.join() === "0,7,8");
+ * assert(m.join() === "0,7,8");
  * ```
  *
  * @param channel The channel number.
@@ -53,8 +54,9 @@ export function frame(channel: number, payload: Uint8Array): Uint8Array {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { messageBytes } from "./channels.ts";
- * console.assert(messageBytes(new Uint8Array([1, 2]).buffer).length === 2);
+ * assert(messageBytes(new Uint8Array([1, 2]).buffer).length === 2);
  * ```
  *
  * @param data A message event's data.
@@ -75,11 +77,12 @@ export function messageBytes(data: unknown): Uint8Array {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { closeAfterFailure } from "./channels.ts";
  * const closed = { readyState: 3, close() {} } as unknown as WebSocket;
  * let codes = "";
  * closeAfterFailure(closed, (e) => (codes += e.code));
- * console.assert(codes === "1000");
+ * assert(codes === "1000");
  * ```
  *
  * @param ws The session's socket.
@@ -112,9 +115,10 @@ interface Status {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { exitCodeOf } from "./channels.ts";
- * console.assert(exitCodeOf('{"status":"Success"}') === 0);
- * console.assert(exitCodeOf(JSON.stringify({
+ * assert(exitCodeOf('{"status":"Success"}') === 0);
+ * assert(exitCodeOf(JSON.stringify({
  *   status: "Failure", reason: "NonZeroExitCode",
  *   details: { causes: [{ reason: "ExitCode", message: "3" }] },
  * })) === 3);
@@ -151,8 +155,9 @@ export function exitCodeOf(text: string): number {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { query } from "./channels.ts";
- * console.assert(query([["command", "ls"], ["command", "-l"], ["container", undefined]]) === "command=ls&command=-l");
+ * assert(query([["command", "ls"], ["command", "-l"], ["container", undefined]]) === "command=ls&command=-l");
  * ```
  *
  * @param pairs Name and value pairs.
@@ -169,8 +174,9 @@ export function query(pairs: [string, string | undefined][]): string {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { podPath } from "./channels.ts";
- * console.assert(podPath("ns", "web", "exec") === "/api/v1/namespaces/ns/pods/web/exec");
+ * assert(podPath("ns", "web", "exec") === "/api/v1/namespaces/ns/pods/web/exec");
  * ```
  *
  * @param namespace The namespace.

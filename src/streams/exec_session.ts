@@ -109,6 +109,7 @@ export class Output {
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChannelSession } from "./exec_session.ts";
  * const sent: number[][] = [];
  * const ws = Object.assign(new EventTarget(), {
@@ -119,10 +120,10 @@ export class Output {
  * ws.dispatchEvent(new MessageEvent("message", { data: new Uint8Array([1, 104, 105]).buffer }));
  * ws.dispatchEvent(new MessageEvent("message", { data: new TextEncoder().encode('\x03{"status":"Success"}').buffer }));
  * await s.stdin!.close();
- * console.assert(sent.at(-1)!.join() === "255,0");
+ * assert(sent.at(-1)!.join() === "255,0");
  * ws.dispatchEvent(new CloseEvent("close", { code: 1000 }));
- * console.assert(await new Response(s.stdout).text() === "hi");
- * console.assert((await s.exited).exitCode === 0);
+ * assert(await new Response(s.stdout).text() === "hi");
+ * assert((await s.exited).exitCode === 0);
  * ```
  */
 export class ChannelSession implements ExecSession {

@@ -90,6 +90,7 @@ export async function portForward(
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ForwardedConnection } from "./port_forward.ts";
  * const ws = Object.assign(new EventTarget(), {
  *   protocol: "v4.channel.k8s.io", readyState: 1, bufferedAmount: 0,
@@ -102,7 +103,7 @@ export async function portForward(
  * msg([1, 0x90, 0x1f]);
  * msg([0, 104, 105]);
  * ws.dispatchEvent(new CloseEvent("close", { code: 1000 }));
- * console.assert(await new Response(c.readable).text() === "hi");
+ * assert(await new Response(c.readable).text() === "hi");
  * ```
  */
 export class ForwardedConnection implements PortForwardStream {

@@ -11,6 +11,7 @@
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readLines } from "./lines.ts";
  * const bytes = new TextEncoder().encode('{"a":1}\n{"b"');
  * const body = new ReadableStream<Uint8Array>({
@@ -23,7 +24,7 @@
  * });
  * const lines: string[] = [];
  * for await (const line of readLines(body)) lines.push(line);
- * console.assert(lines.join("|") === '{"a":1}|{"b":2}');
+ * assert(lines.join("|") === '{"a":1}|{"b":2}');
  * ```
  *
  * @param body The byte stream.
