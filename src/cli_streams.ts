@@ -6,7 +6,6 @@
  *
  * @example Bad usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { runStreamCommand } from "./cli_streams.ts";
  * let stderr = "";
  * const code = await runStreamCommand(["exec", "web"], {
@@ -16,7 +15,7 @@
  *   stdin: () => new ReadableStream(),
  *   exit: () => Promise.reject(new Error("not called")),
  * });
- * assert(code === 1 && stderr.startsWith("error: missing command"));
+ * if (!(code === 1 && stderr.startsWith("error: missing command"))) throw new Error("not as shown");
  * ```
  *
  * @module
@@ -100,11 +99,10 @@ class StreamUsageError extends Error {}
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { parseStreamArgs } from "./cli_streams.ts";
  * const a = parseStreamArgs(["exec", "web", "-n", "ns", "-it", "--", "sh", "-c", "ls"]);
- * assert(a.pod === "web" && a.namespace === "ns" && a.stdin && a.tty);
- * assert(a.rest.join(" ") === "sh -c ls");
+ * if (!(a.pod === "web" && a.namespace === "ns" && a.stdin && a.tty)) throw new Error("not as shown");
+ * if (a.rest.join(" ") !== "sh -c ls") throw new Error("not as shown");
  * ```
  *
  * @param argv The arguments, the command first.

@@ -105,10 +105,9 @@ export interface KubeconfigErrorOptions extends KubeauthErrorOptions {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { KubeconfigError } from "@kubeauth/fetch";
  * const err = new KubeconfigError("CONTEXT_NOT_FOUND", 'context "x" not found');
- * assert(err.code === "CONTEXT_NOT_FOUND");
+ * if (err.code !== "CONTEXT_NOT_FOUND") throw new Error("not as shown");
  * ```
  */
 export class KubeconfigError extends KubeauthError {
@@ -155,14 +154,13 @@ export interface ExecPluginErrorOptions extends KubeauthErrorOptions {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { ExecPluginError } from "@kubeauth/fetch";
  * const err = new ExecPluginError(
  *   "EXEC_FAILED",
  *   "exec: executable aws failed with exit code 1",
  *   { command: "aws", exitCode: 1 },
  * );
- * assert(err.exitCode === 1);
+ * if (err.exitCode !== 1) throw new Error("not as shown");
  * ```
  */
 export class ExecPluginError extends KubeauthError {
@@ -242,11 +240,10 @@ export function closedError(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { WebSocketRefusedError } from "@kubeauth/fetch";
  * const err = new WebSocketRefusedError(404, "NotFound", 'pods "x" not found');
- * assert(err.code === "WEBSOCKET_REFUSED" && err.status === 404);
- * assert(err.message.includes('pods "x" not found'));
+ * if (!(err.code === "WEBSOCKET_REFUSED" && err.status === 404)) throw new Error("not as shown");
+ * if (!err.message.includes('pods "x" not found')) throw new Error("not as shown");
  * ```
  */
 export class WebSocketRefusedError extends KubeauthError {

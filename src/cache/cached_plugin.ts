@@ -94,9 +94,7 @@ async function decodeAnswer(
  *
  * @example Two calls, one run of the wrapped plugin
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { runCachedPlugin } from "./cached_plugin.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * const apiVersion = "client.authentication.k8s.io/v1";
@@ -126,14 +124,15 @@ async function decodeAnswer(
  *     });
  *   },
  * };
- * const cacheDir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const scratch = await makeScratchDir();
+ * const cacheDir = scratch.path;
  * const options = { adapter, cacheDir, command: "get-token", args: [] };
  * const first = await runCachedPlugin(options);
  * const second = await runCachedPlugin(options);
- * assert(runs === 1 && !first.cached && second.cached);
+ * if (!(runs === 1 && !first.cached && second.cached)) throw new Error("not as shown");
  * // As a plugin under kubectl, print it: `await io.writeStdout(second.stdout)`.
- * assert(new TextDecoder().decode(second.stdout) === credential);
- * await rm(cacheDir, { recursive: true });
+ * if (new TextDecoder().decode(second.stdout) !== credential) throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @param o The wrapped command and the cache settings.

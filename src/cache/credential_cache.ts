@@ -88,13 +88,12 @@ function describeError(err: unknown): string {
  *
  * @example Two answers, one plugin run
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { CredentialCache } from "./credential_cache.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * const adapter = await getRuntimeAdapter();
- * const base = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const scratch = await makeScratchDir();
+ * const base = scratch.path;
  * const dir = `${base}/kubeauth`;
  * const cache = new CredentialCache({ adapter, dir });
  * let runs = 0;
@@ -109,8 +108,8 @@ function describeError(err: unknown): string {
  * const identity = { command: "p", args: [], env: {}, request: {} };
  * await cache.obtain(identity, loader);
  * const second = await cache.obtain(identity, loader);
- * assert(runs === 1 && second.cached);
- * await rm(base, { recursive: true });
+ * if (!(runs === 1 && second.cached)) throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  */
 export class CredentialCache implements ExecRunCache {

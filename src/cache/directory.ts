@@ -15,11 +15,10 @@ export type CacheHost = CacheFileSystem & Pick<RuntimeAdapter, "readFile">;
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { cacheHost } from "./directory.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * const host = cacheHost(await getRuntimeAdapter());
- * assert(host !== null && host.processAlive(host.processId()));
+ * if (!(host !== null && host.processAlive(host.processId()))) throw new Error("not as shown");
  * ```
  *
  * @param adapter The runtime adapter.
@@ -38,11 +37,10 @@ export function cacheHost(adapter: RuntimeAdapter): CacheHost | null {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { defaultCacheDir } from "./directory.ts";
  * const env: Record<string, string> = { KUBECACHEDIR: "/var/cache/kube" };
  * const dir = defaultCacheDir({ getEnv: (n) => env[n], homeDir: () => "/home/u" });
- * assert(dir === "/var/cache/kube/kubeauth");
+ * if (dir !== "/var/cache/kube/kubeauth") throw new Error("not as shown");
  * ```
  *
  * @param adapter Environment and home directory.
@@ -62,9 +60,8 @@ export function defaultCacheDir(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { joinPath } from "./directory.ts";
- * assert(joinPath("/a/", "b", "c") === "/a/b/c");
+ * if (joinPath("/a/", "b", "c") !== "/a/b/c") throw new Error("not as shown");
  * ```
  *
  * @param parts The segments.
@@ -83,18 +80,17 @@ export function joinPath(...parts: string[]): string {
  *
  * @example A directory in a fresh temporary place is accepted
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { cacheHost, prepareCacheDir } from "./directory.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * const host = cacheHost(await getRuntimeAdapter())!;
- * const base = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const scratch = await makeScratchDir();
+ * const base = scratch.path;
  * const problem = await prepareCacheDir(host, `${base}/kubeauth`);
- * assert.equal(problem, null);
+ * if (problem !== null) throw new Error("not as shown");
  * const info = await host.fileInfo(`${base}/kubeauth`);
- * assert(info?.kind === "directory" && (info.mode ?? 0o700) === 0o700);
- * await rm(base, { recursive: true });
+ * if (!(info?.kind === "directory" && (info.mode ?? 0o700) === 0o700)) throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @param host File primitives.
@@ -135,9 +131,8 @@ export async function prepareCacheDir(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { octal } from "./directory.ts";
- * assert(octal(0o644) === "0644");
+ * if (octal(0o644) !== "0644") throw new Error("not as shown");
  * ```
  *
  * @param mode Permission bits.

@@ -37,22 +37,21 @@ export type EntryRead =
  *
  * @example A missing entry
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { readEntry } from "./entry_file.ts";
  * import { cacheHost } from "./directory.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * const host = cacheHost(await getRuntimeAdapter())!;
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
  * const found = await readEntry(host, `${dir}/ab12.json`, "ab12");
- * assert(found.kind === "missing");
+ * if (found.kind !== "missing") throw new Error("not as shown");
  * // A corrupt entry is removed and reported.
- * await writeFile(`${dir}/ab12.json`, "{", { mode: 0o600 });
+ * await scratch.writeFile(`${dir}/ab12.json`, "{");
  * const bad = await readEntry(host, `${dir}/ab12.json`, "ab12");
- * assert.equal(bad.kind, "ignored");
- * assert(await host.fileInfo(`${dir}/ab12.json`) === null);
- * await rm(dir, { recursive: true });
+ * if (bad.kind !== "ignored") throw new Error("not as shown");
+ * if (await host.fileInfo(`${dir}/ab12.json`) !== null) throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @param host File primitives.
@@ -142,22 +141,21 @@ function parseEntry(bytes: Uint8Array, key: string): CacheEntry | string {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { readEntry, writeEntry } from "./entry_file.ts";
  * import { cacheHost } from "./directory.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * const host = cacheHost(await getRuntimeAdapter())!;
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
  * const stdout = new TextEncoder().encode('{"kind":"ExecCredential"}');
  * const obtainedAt = Date.now();
  * const expiresAt = obtainedAt + 3_600_000;
  * const key = "ab12";
- * assert(await writeEntry(host, dir, key, { stdout, obtainedAt, expiresAt }));
+ * if (!(await writeEntry(host, dir, key, { stdout, obtainedAt, expiresAt }))) throw new Error("not as shown");
  * const found = await readEntry(host, `${dir}/${key}.json`, key);
- * assert(found.kind === "entry" && found.entry.expiresAt === expiresAt);
- * await rm(dir, { recursive: true });
+ * if (!(found.kind === "entry" && found.entry.expiresAt === expiresAt)) throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @param host File primitives.
@@ -209,9 +207,8 @@ export async function writeEntry(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { randomSuffix } from "./entry_file.ts";
- * assert(/^[0-9a-f]{16}$/.test(randomSuffix()));
+ * if (!(/^[0-9a-f]{16}$/.test(randomSuffix()))) throw new Error("not as shown");
  * ```
  *
  * @returns The suffix.

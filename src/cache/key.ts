@@ -71,13 +71,12 @@ function requestIdentity(request: unknown): unknown {
  *
  * @example Same plugin, other profile: another key
  * ```ts
- * import assert from "node:assert/strict";
  * import { cacheKey } from "./key.ts";
  * const base = { command: "/usr/bin/aws", args: ["eks", "get-token"], request: {} };
  * const a = cacheKey({ ...base, env: { AWS_PROFILE: "dev", PWD: "/a" } });
  * const b = cacheKey({ ...base, env: { AWS_PROFILE: "prod", PWD: "/a" } });
  * const c = cacheKey({ ...base, env: { AWS_PROFILE: "dev", PWD: "/b" } });
- * assert(a !== b && a === c && /^[0-9a-f]{64}$/.test(a));
+ * if (!(a !== b && a === c && /^[0-9a-f]{64}$/.test(a))) throw new Error("not as shown");
  * ```
  *
  * @param identity What determines the credential; `command` should be the

@@ -34,14 +34,13 @@ export interface WrapKubeconfigOptions {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { wrapKubeconfig } from "./kubeconfig_wrap.ts";
  * const out = wrapKubeconfig(
  *   "users:\n- name: u\n  user:\n    exec:\n      command: ./get-token\n      args: [--x]\n",
  *   { path: "/home/me/.kube/config", flavor: "posix" },
  * );
- * assert(out.includes("- /home/me/.kube/get-token"), out);
- * assert(out.includes("- cached"), out);
+ * if (!out.includes("- /home/me/.kube/get-token")) throw new Error("not as shown");
+ * if (!out.includes("- cached")) throw new Error("not as shown");
  * ```
  *
  * @param text The kubeconfig's YAML (or JSON) text.

@@ -58,23 +58,22 @@ async function readHolder(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { tryLock } from "./lock_file.ts";
  * import { cacheHost } from "./directory.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * const host = cacheHost(await getRuntimeAdapter())!;
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
  * const a = await tryLock(host, `${dir}/ab12.lock`, Date.now);
  * const b = await tryLock(host, `${dir}/ab12.lock`, Date.now);
- * assert(a.kind === "acquired");
- * assert(b.kind === "held" && b.pid === host.processId()); // by us
+ * if (a.kind !== "acquired") throw new Error("not as shown");
+ * if (!(b.kind === "held" && b.pid === host.processId())) throw new Error("not as shown"); // by us
  * if (a.kind === "acquired") await a.lock.release();
  * const c = await tryLock(host, `${dir}/ab12.lock`, Date.now);
- * assert(c.kind === "acquired");
+ * if (c.kind !== "acquired") throw new Error("not as shown");
  * if (c.kind === "acquired") await c.lock.release();
- * await rm(dir, { recursive: true });
+ * await scratch.remove();
  * ```
  *
  * @param host File and process primitives.

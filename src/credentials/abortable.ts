@@ -11,14 +11,13 @@
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { withSignal } from "./abortable.ts";
  * const shared = new Promise<number>((r) => setTimeout(() => r(1), 10));
  * const c = new AbortController();
  * const mine = withSignal(shared, c.signal);
  * c.abort();
  * await mine.catch(() => {});
- * assert(await shared === 1);
+ * if (await shared !== 1) throw new Error("not as shown");
  * ```
  *
  * @typeParam T The value `p` resolves to.

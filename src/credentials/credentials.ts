@@ -105,11 +105,10 @@ export interface CredentialFields {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { makeCredentials } from "@kubeauth/fetch";
  * const creds = makeCredentials({ token: "s3cret" });
- * assert(!JSON.stringify(creds).includes("s3cret"));
- * assert(creds.token === "s3cret");
+ * if (JSON.stringify(creds).includes("s3cret")) throw new Error("not as shown");
+ * if (creds.token !== "s3cret") throw new Error("not as shown");
  * ```
  *
  * @param fields The credential fields.

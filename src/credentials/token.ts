@@ -47,11 +47,10 @@ export function badTokenCharacter(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { headerBytesOf } from "./token.ts";
- * assert(headerBytesOf("abc") === "abc");
- * assert(headerBytesOf("\u00e9") === "\u00c3\u00a9"); // C3 A9
- * assert(headerBytesOf("\u20ac") === "\u00e2\u0082\u00ac"); // E2 82 AC
+ * if (headerBytesOf("abc") !== "abc") throw new Error("not as shown");
+ * if (headerBytesOf("\u00e9") !== "\u00c3\u00a9") throw new Error("not as shown"); // C3 A9
+ * if (headerBytesOf("\u20ac") !== "\u00e2\u0082\u00ac") throw new Error("not as shown"); // E2 82 AC
  * ```
  *
  * @param text The text (a token).

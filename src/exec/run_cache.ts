@@ -53,7 +53,6 @@ export interface ExecRunAnswer<T> extends ExecRunResult<T> {
  *
  * @example A cache that never stores (what no cache means)
  * ```ts
- * import assert from "node:assert/strict";
  * import type { ExecRunCache } from "./run_cache.ts";
  * const none: ExecRunCache = {
  *   id: "none",
@@ -66,7 +65,7 @@ export interface ExecRunAnswer<T> extends ExecRunResult<T> {
  *     decode: () => Promise.reject(new Error("unused")),
  *   },
  * );
- * assert(got.value === 1 && !got.cached);
+ * if (!(got.value === 1 && !got.cached)) throw new Error("not as shown");
  * ```
  */
 export interface ExecRunCache {

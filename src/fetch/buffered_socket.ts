@@ -20,7 +20,6 @@ const EVENTS: readonly EventName[] = ["open", "message", "error", "close"];
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { BufferedWebSocket } from "./buffered_socket.ts";
  * const inner = new EventTarget() as unknown as WebSocket;
  * Object.assign(inner, { readyState: 1, protocol: "p", url: "wss://x/" });
@@ -30,7 +29,7 @@ const EVENTS: readonly EventName[] = ["open", "message", "error", "close"];
  * ws.addEventListener("message", (e) => got.push((e as MessageEvent).data));
  * inner.dispatchEvent(new MessageEvent("message", { data: "late" }));
  * await Promise.resolve();
- * assert(got.join() === "early,late");
+ * if (got.join() !== "early,late") throw new Error("not as shown");
  * ```
  */
 export class BufferedWebSocket extends EventTarget {

@@ -59,15 +59,14 @@ export interface CredentialSourceOptions {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { createCredentialSource } from "./credential_source.ts";
  * import { resolveDefaultContext } from "../kubeconfig/mod.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
- * await writeFile(`${dir}/token`, "s3cret\n");
- * await writeFile(
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
+ * await scratch.writeFile(`${dir}/token`, "s3cret\n");
+ * await scratch.writeFile(
  *   `${dir}/config`,
  *   `current-context: dev
  * clusters:
@@ -84,9 +83,9 @@ export interface CredentialSourceOptions {
  * const ctx = await resolveDefaultContext({ kubeconfig: `${dir}/config` });
  * const source = createCredentialSource(ctx, { adapter: await getRuntimeAdapter() });
  * const creds = await source.get();
- * assert(source.kind === "token-file" && creds.token === "s3cret");
+ * if (!(source.kind === "token-file" && creds.token === "s3cret")) throw new Error("not as shown");
  * await source.close();
- * await rm(dir, { recursive: true });
+ * await scratch.remove();
  * ```
  *
  * @param ctx The resolved context.

@@ -24,7 +24,6 @@ const DESTROY_WAIT_MS = 5_000;
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { SocketTransport } from "./socket_transport.ts";
  * const inner = {
  *   inFlight: 0,
@@ -34,9 +33,9 @@ const DESTROY_WAIT_MS = 5_000;
  *   destroy: () => Promise.resolve(),
  * };
  * const t = new SocketTransport(inner, undefined, {});
- * assert(t.inFlight === 0);
+ * if (t.inFlight !== 0) throw new Error("not as shown");
  * await t.close();
- * assert(t.closed);
+ * if (!t.closed) throw new Error("not as shown");
  * ```
  */
 export class SocketTransport implements Transport {

@@ -49,9 +49,8 @@ export class HandshakeFailure extends Error {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { toWebSocketUrl } from "./web_socket.ts";
- * assert(toWebSocketUrl("https://k8s.test/x?a=1") === "wss://k8s.test/x?a=1");
+ * if (toWebSocketUrl("https://k8s.test/x?a=1") !== "wss://k8s.test/x?a=1") throw new Error("not as shown");
  * ```
  *
  * @param url An http(s) URL.
@@ -141,15 +140,14 @@ export async function connectSocket(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { refusal } from "./web_socket.ts";
  * const res = new Response(
  *   JSON.stringify({ kind: "Status", reason: "NotFound", message: 'pods "x" not found' }),
  *   { status: 404 },
  * );
  * const err = await refusal(res, "the connection failed");
- * assert(err.status === 404 && err.message.includes('pods "x" not found'));
- * assert(err.serverStatus?.reason === "NotFound");
+ * if (!(err.status === 404 && err.message.includes('pods "x" not found'))) throw new Error("not as shown");
+ * if (!(err.serverStatus?.reason === "NotFound")) throw new Error("not as shown");
  * ```
  *
  * @param res The server's answer.

@@ -51,13 +51,12 @@ export interface KubeauthHttpErrorOptions extends KubeauthErrorOptions {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { KubeauthHttpError } from "@kubeauth/fetch";
  * const err = new KubeauthHttpError("Error from server (NotFound): nope", {
  *   status: 404,
  *   serverStatus: { kind: "Status", reason: "NotFound", message: "nope", code: 404 },
  * });
- * assert(err.code === "HTTP_ERROR" && err.status === 404 && err.reason === "NotFound");
+ * if (!(err.code === "HTTP_ERROR" && err.status === 404 && err.reason === "NotFound")) throw new Error("not as shown");
  * ```
  */
 export class KubeauthHttpError extends KubeauthError {
@@ -108,11 +107,10 @@ function clean(text: string, max = 500): string {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { statusError } from "@kubeauth/fetch";
  * const err = statusError({ kind: "Status", code: 410, reason: "Expired", message: "too old resource version: 1 (5)" });
- * assert(err.code === "WATCH_EXPIRED" && err.status === 410);
- * assert(err.message === "Error from server (Expired): too old resource version: 1 (5)");
+ * if (!(err.code === "WATCH_EXPIRED" && err.status === 410)) throw new Error("not as shown");
+ * if (err.message !== "Error from server (Expired): too old resource version: 1 (5)") throw new Error("not as shown");
  * ```
  *
  * @param status The server's Status.
@@ -157,14 +155,13 @@ async function readCapped(res: Response): Promise<string> {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { httpError } from "@kubeauth/fetch";
  * const res = new Response(
  *   JSON.stringify({ kind: "Status", code: 404, reason: "NotFound", message: 'configmaps "x" not found' }),
  *   { status: 404 },
  * );
  * const err = await httpError(res);
- * assert(err.message === 'Error from server (NotFound): configmaps "x" not found');
+ * if (err.message !== 'Error from server (NotFound): configmaps "x" not found') throw new Error("not as shown");
  * ```
  *
  * @param res A response (normally not ok).
@@ -196,16 +193,15 @@ export async function httpError(res: Response): Promise<KubeauthHttpError> {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { ensureOk, KubeauthHttpError } from "@kubeauth/fetch";
  * const ok = await ensureOk(new Response("{}", { status: 200 }));
- * assert(ok.status === 200);
+ * if (ok.status !== 200) throw new Error("not as shown");
  * const failed = new Response(
  *   JSON.stringify({ kind: "Status", code: 409, reason: "AlreadyExists", message: "exists" }),
  *   { status: 409 },
  * );
  * const err = await ensureOk(failed).catch((e) => e);
- * assert(err instanceof KubeauthHttpError && err.reason === "AlreadyExists");
+ * if (!(err instanceof KubeauthHttpError && err.reason === "AlreadyExists")) throw new Error("not as shown");
  * ```
  *
  * @param res The response (e.g. from `await kube(path)`).

@@ -33,11 +33,10 @@ export const PORT_FORWARD_PROTOCOLS: readonly string[] = ["v4.channel.k8s.io"];
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { protocolsFor } from "./client_node_socket.ts";
  * const pf = protocolsFor("/api/v1/namespaces/d/pods/web/portforward?ports=80");
- * assert(pf.join() === "v4.channel.k8s.io");
- * assert(protocolsFor("/api/v1/namespaces/d/pods/web/exec?command=ls")[0] === "v5.channel.k8s.io");
+ * if (pf.join() !== "v4.channel.k8s.io") throw new Error("not as shown");
+ * if (protocolsFor("/api/v1/namespaces/d/pods/web/exec?command=ls")[0] !== "v5.channel.k8s.io") throw new Error("not as shown");
  * ```
  *
  * @param path The path with its query.

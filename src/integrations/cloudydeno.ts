@@ -120,12 +120,11 @@ export interface RestClient {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { KubeauthRestError } from "@kubeauth/fetch/cloudydeno";
  * const err = new KubeauthRestError("Error from server (NotFound): x", 404, {
  *   kind: "Status", code: 404, reason: "NotFound", message: "x",
  * });
- * assert(err.httpCode === 404 && err.reason === "NotFound" && err.code === "HTTP_ERROR");
+ * if (!(err.httpCode === 404 && err.reason === "NotFound" && err.code === "HTTP_ERROR")) throw new Error("not as shown");
  * ```
  */
 export class KubeauthRestError extends KubeauthError {

@@ -118,7 +118,6 @@ function channelIndex(index: number | undefined): number {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { KubeauthTunnel } from "@kubeauth/fetch/cloudydeno";
  * const sent: number[][] = [];
  * const ws = Object.assign(new EventTarget(), {
@@ -131,14 +130,14 @@ function channelIndex(index: number | undefined): number {
  * const status = tunnel.getReadableStream({ index: 3 });
  * await tunnel.whenReady();
  * await stdin.close();
- * assert(sent[0].join() === "255,0");
+ * if (sent[0].join() !== "255,0") throw new Error("not as shown");
  * const msg = (s: string) =>
  *   ws.dispatchEvent(new MessageEvent("message", { data: new TextEncoder().encode(s).buffer }));
  * msg("\x01hi");
  * msg('\x03{"status":"Success"}');
  * ws.dispatchEvent(new CloseEvent("close", { code: 1000 }));
- * assert(await new Response(stdout).text() === "hi");
- * assert((await new Response(status).json()).status === "Success");
+ * if (await new Response(stdout).text() !== "hi") throw new Error("not as shown");
+ * if ((await new Response(status).json()).status !== "Success") throw new Error("not as shown");
  * ```
  */
 export class KubeauthTunnel implements KubernetesTunnel {

@@ -17,10 +17,9 @@ import { KubeconfigError } from "../errors.ts";
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { unsupportedAuthProviderError } from "./auth_provider.ts";
  * const err = unsupportedAuthProviderError("gcp", "gke_user");
- * assert(err.message.includes("gke-gcloud-auth-plugin"));
+ * if (!err.message.includes("gke-gcloud-auth-plugin")) throw new Error("not as shown");
  * ```
  *
  * @param name The auth provider's name (`gcp`, `azure`, `oidc`…).

@@ -34,12 +34,11 @@ export interface ResolveDefaultContextOptions {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { resolveDefaultContext } from "./default_context.ts";
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
- * await writeFile(
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
+ * await scratch.writeFile(
  *   `${dir}/config`,
  *   `current-context: dev
  * clusters:
@@ -55,9 +54,9 @@ export interface ResolveDefaultContextOptions {
  * );
  * // An explicit file; without one, $KUBECONFIG, ~/.kube/config, in-cluster.
  * const ctx = await resolveDefaultContext({ kubeconfig: `${dir}/config` });
- * assert(ctx.contextName === "dev" && ctx.source.endsWith("config"));
- * assert(ctx.cluster.server === "https://dev.example.com");
- * await rm(dir, { recursive: true });
+ * if (!(ctx.contextName === "dev" && ctx.source.endsWith("config"))) throw new Error("not as shown");
+ * if (ctx.cluster.server !== "https://dev.example.com") throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @param options The kubeconfig, context, adapter and in-cluster directory.

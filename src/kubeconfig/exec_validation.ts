@@ -21,14 +21,13 @@ const INTERACTIVE_DEFAULTED = new Set([
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { validateExecConfig } from "./exec_validation.ts";
  * const exec = validateExecConfig(
  *   { command: "aws", apiVersion: "client.authentication.k8s.io/v1beta1" },
  *   "alice",
  *   false,
  * );
- * assert(exec.interactiveMode === "IfAvailable");
+ * if (exec.interactiveMode !== "IfAvailable") throw new Error("not as shown");
  * ```
  *
  * @param exec The exec stanza.

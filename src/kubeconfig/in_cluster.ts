@@ -31,7 +31,6 @@ export interface InClusterOptions {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { inClusterEnvironmentSet } from "./in_cluster.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * // An adapter that sees a pod's environment (the real one is left alone).
@@ -43,9 +42,9 @@ export interface InClusterOptions {
  *   ...await getRuntimeAdapter(),
  *   getEnv: (name: string) => pod[name],
  * };
- * assert(inClusterEnvironmentSet(adapter));
+ * if (!inClusterEnvironmentSet(adapter)) throw new Error("not as shown");
  * delete pod.KUBERNETES_SERVICE_PORT;
- * assert(!inClusterEnvironmentSet(adapter));
+ * if (inClusterEnvironmentSet(adapter)) throw new Error("not as shown");
  * ```
  *
  * @param adapter The runtime adapter.
@@ -66,15 +65,14 @@ export function inClusterEnvironmentSet(adapter: RuntimeAdapter): boolean {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { loadInClusterConfig } from "./in_cluster.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * // A fake service-account directory and a pod's environment.
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
- * await writeFile(`${dir}/token`, "sa-token\n");
- * await writeFile(`${dir}/namespace`, "apps");
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
+ * await scratch.writeFile(`${dir}/token`, "sa-token\n");
+ * await scratch.writeFile(`${dir}/namespace`, "apps");
  * const pod: Record<string, string> = {
  *   KUBERNETES_SERVICE_HOST: "fd00::1",
  *   KUBERNETES_SERVICE_PORT: "443",
@@ -84,10 +82,10 @@ export function inClusterEnvironmentSet(adapter: RuntimeAdapter): boolean {
  *   getEnv: (name: string) => pod[name],
  * };
  * const ctx = await loadInClusterConfig({ adapter, dir });
- * assert(ctx.cluster.server === "https://[fd00::1]:443");
- * assert(ctx.namespace === "apps" && ctx.source === "in-cluster");
- * assert(ctx.user.inCluster && ctx.user.tokenFile?.endsWith("token"));
- * await rm(dir, { recursive: true });
+ * if (ctx.cluster.server !== "https://[fd00::1]:443") throw new Error("not as shown");
+ * if (!(ctx.namespace === "apps" && ctx.source === "in-cluster")) throw new Error("not as shown");
+ * if (!(ctx.user.inCluster && ctx.user.tokenFile?.endsWith("token"))) throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @param options The runtime adapter and the service-account directory.

@@ -65,7 +65,6 @@ export interface LoadedKubeconfig {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { kubeconfigCandidates } from "./load.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
  * // An adapter that sees KUBECONFIG, without touching the real environment.
@@ -79,13 +78,13 @@ export interface LoadedKubeconfig {
  *   homeDir: () => "/home/me",
  * };
  * const { files, from } = kubeconfigCandidates(adapter);
- * assert(from === "KUBECONFIG");
- * assert.equal(files.join(" "), "/a/config /b/config");
+ * if (from !== "KUBECONFIG") throw new Error("not as shown");
+ * if (files.join(" ") !== "/a/config /b/config") throw new Error("not as shown");
  * const named = kubeconfigCandidates(adapter, "/etc/kube/dev.yaml");
- * assert(named.from === "option");
+ * if (named.from !== "option") throw new Error("not as shown");
  * env.KUBECONFIG = "";
  * const home = kubeconfigCandidates(adapter);
- * assert(home.from === "home" && home.files[0] === "/home/me/.kube/config");
+ * if (!(home.from === "home" && home.files[0] === "/home/me/.kube/config")) throw new Error("not as shown");
  * ```
  *
  * @param adapter The runtime adapter (environment, home, cwd).
@@ -131,23 +130,22 @@ export function kubeconfigCandidates(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { type KubeconfigCandidates, loadKubeconfigFiles } from "./load.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
- * await writeFile(`${dir}/a`, "current-context: a\n");
- * await writeFile(`${dir}/b`, "current-context: b\n");
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
+ * await scratch.writeFile(`${dir}/a`, "current-context: a\n");
+ * await scratch.writeFile(`${dir}/b`, "current-context: b\n");
  * const candidates: KubeconfigCandidates = {
  *   files: [`${dir}/a`, `${dir}/gone`, `${dir}/b`],
  *   from: "KUBECONFIG", // missing files are skipped
  * };
  * const adapter = await getRuntimeAdapter();
  * const { config, loaded, missing } = await loadKubeconfigFiles(adapter, candidates);
- * assert(config["current-context"] === "a"); // the first file wins
- * assert(loaded.length === 2 && missing[0] === `${dir}/gone`);
- * await rm(dir, { recursive: true });
+ * if (config["current-context"] !== "a") throw new Error("not as shown"); // the first file wins
+ * if (!(loaded.length === 2 && missing[0] === `${dir}/gone`)) throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @param adapter The runtime adapter.
@@ -212,12 +210,11 @@ export async function loadKubeconfigFiles(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { loadKubeconfig } from "./load.ts";
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
- * await writeFile(
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
+ * await scratch.writeFile(
  *   `${dir}/config`,
  *   `current-context: dev
  * clusters:
@@ -232,12 +229,12 @@ export async function loadKubeconfigFiles(
  * `,
  * );
  * const kc = await loadKubeconfig({ path: `${dir}/config` });
- * assert(kc["current-context"] === "dev");
- * assert(kc.contexts?.map((c) => c.name).join() === "dev");
+ * if (kc["current-context"] !== "dev") throw new Error("not as shown");
+ * if (!(kc.contexts?.map((c) => c.name).join() === "dev")) throw new Error("not as shown");
  * // A relative file reference now points next to the file that named it.
  * const ca = kc.clusters?.[0].cluster["certificate-authority"];
- * assert(ca?.startsWith(dir) && ca.endsWith("ca.crt"), ca);
- * await rm(dir, { recursive: true });
+ * if (!(ca?.startsWith(dir) && ca.endsWith("ca.crt"))) throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @param options The file(s) and the runtime adapter.

@@ -24,14 +24,13 @@ export interface KubeconfigFile {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { mergeKubeconfigs } from "./merge.ts";
  * const { config } = mergeKubeconfigs([
  *   { file: "/a", config: { clusters: [{ name: "c", cluster: { server: "https://a" } }] } },
  *   { file: "/b", config: { "current-context": "x", clusters: [{ name: "c", cluster: { server: "https://b" } }] } },
  * ]);
- * assert(config.clusters![0].cluster.server === "https://a");
- * assert(config["current-context"] === "x");
+ * if (config.clusters![0].cluster.server !== "https://a") throw new Error("not as shown");
+ * if (config["current-context"] !== "x") throw new Error("not as shown");
  * ```
  *
  * @param files The files, first = highest precedence.

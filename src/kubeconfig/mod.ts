@@ -4,12 +4,11 @@
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { loadKubeconfig, resolveContext } from "./mod.ts";
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
- * await writeFile(
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
+ * await scratch.writeFile(
  *   `${dir}/config`,
  *   `clusters:
  * - name: dev
@@ -24,9 +23,9 @@
  * );
  * const kc = await loadKubeconfig({ path: `${dir}/config` });
  * const ctx = await resolveContext(kc, { context: "dev" });
- * assert(ctx.cluster.server === "https://dev.example.com");
- * assert(ctx.user.name === "alice");
- * await rm(dir, { recursive: true });
+ * if (ctx.cluster.server !== "https://dev.example.com") throw new Error("not as shown");
+ * if (ctx.user.name !== "alice") throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @module

@@ -27,11 +27,10 @@ const origins = new WeakMap<Kubeconfig, KubeconfigOrigin>();
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { setKubeconfigOrigin, getKubeconfigOrigin } from "./origin.ts";
  * const kc = {};
  * setKubeconfigOrigin(kc, { files: ["/a"], clusters: new Map(), users: new Map(), contexts: new Map() });
- * assert(getKubeconfigOrigin(kc)?.files[0] === "/a");
+ * if (!(getKubeconfigOrigin(kc)?.files[0] === "/a")) throw new Error("not as shown");
  * ```
  *
  * @param config The loaded kubeconfig.
@@ -50,9 +49,8 @@ export function setKubeconfigOrigin(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { getKubeconfigOrigin } from "./origin.ts";
- * assert(getKubeconfigOrigin({}) === undefined);
+ * if (getKubeconfigOrigin({}) !== undefined) throw new Error("not as shown");
  * ```
  *
  * @param config The kubeconfig.

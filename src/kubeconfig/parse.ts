@@ -69,10 +69,9 @@ function expandedSizeExceeds(root: unknown, budget: number): boolean {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { parseYamlDocument } from "./parse.ts";
  * const raw = parseYamlDocument("current-context: dev\n", "/tmp/config");
- * assert((raw as { "current-context": string })["current-context"] === "dev");
+ * if ((raw as { "current-context": string })["current-context"] !== "dev") throw new Error("not as shown");
  * ```
  *
  * @param text The file content.
@@ -297,13 +296,12 @@ function extensions(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { normalizeKubeconfig } from "./parse.ts";
  * const kc = normalizeKubeconfig(
  *   { users: [{ name: "u", user: { exec: { command: "./p", apiVersion: "client.authentication.k8s.io/v1beta1", args: null } } }] },
  *   { file: "/home/jane/.kube/config", baseDir: "/home/jane/.kube", flavor: "posix" },
  * );
- * assert(kc.users![0].user.exec!.command === "/home/jane/.kube/p");
+ * if (kc.users![0].user.exec!.command !== "/home/jane/.kube/p") throw new Error("not as shown");
  * ```
  *
  * @param raw The parsed document (`null` for an empty file).

@@ -15,10 +15,9 @@ export type PathFlavor = "posix" | "windows";
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { pathFlavor } from "./paths.ts";
- * assert(pathFlavor("windows") === "windows");
- * assert(pathFlavor("linux") === "posix");
+ * if (pathFlavor("windows") !== "windows") throw new Error("not as shown");
+ * if (pathFlavor("linux") !== "posix") throw new Error("not as shown");
  * ```
  *
  * @param os The operating system as the runtime names it (`windows`, `linux`, `darwin`…).
@@ -52,11 +51,10 @@ function splitVolume(p: string, flavor: PathFlavor): [string, string] {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { isAbsolutePath } from "./paths.ts";
- * assert(isAbsolutePath("/etc/ca.crt", "posix"));
- * assert(isAbsolutePath("C:\\certs\\ca.crt", "windows"));
- * assert(!isAbsolutePath("certs/ca.crt", "posix"));
+ * if (!isAbsolutePath("/etc/ca.crt", "posix")) throw new Error("not as shown");
+ * if (!isAbsolutePath("C:\\certs\\ca.crt", "windows")) throw new Error("not as shown");
+ * if (isAbsolutePath("certs/ca.crt", "posix")) throw new Error("not as shown");
  * ```
  *
  * @param p The path.
@@ -77,10 +75,9 @@ export function isAbsolutePath(p: string, flavor: PathFlavor): boolean {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { cleanPath } from "./paths.ts";
- * assert(cleanPath("/a/./b/../c//d", "posix") === "/a/c/d");
- * assert(cleanPath("C:/a/../b", "windows") === "C:\\b");
+ * if (cleanPath("/a/./b/../c//d", "posix") !== "/a/c/d") throw new Error("not as shown");
+ * if (cleanPath("C:/a/../b", "windows") !== "C:\\b") throw new Error("not as shown");
  * ```
  *
  * @param p The path.
@@ -114,10 +111,9 @@ export function cleanPath(p: string, flavor: PathFlavor): string {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { dirname } from "./paths.ts";
- * assert(dirname("/home/jane/.kube/config", "posix") === "/home/jane/.kube");
- * assert(dirname("C:\\Users\\jane\\config", "windows") === "C:\\Users\\jane");
+ * if (dirname("/home/jane/.kube/config", "posix") !== "/home/jane/.kube") throw new Error("not as shown");
+ * if (dirname("C:\\Users\\jane\\config", "windows") !== "C:\\Users\\jane") throw new Error("not as shown");
  * ```
  *
  * @param p The path.
@@ -139,9 +135,8 @@ export function dirname(p: string, flavor: PathFlavor): string {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { joinPath } from "./paths.ts";
- * assert(joinPath(["/home/jane", "./bin/plugin"], "posix") === "/home/jane/bin/plugin");
+ * if (joinPath(["/home/jane", "./bin/plugin"], "posix") !== "/home/jane/bin/plugin") throw new Error("not as shown");
  * ```
  *
  * @param parts The elements.
@@ -163,10 +158,9 @@ export function joinPath(parts: readonly string[], flavor: PathFlavor): string {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { resolvePath } from "./paths.ts";
- * assert(resolvePath("/home/jane/.kube", "certs/ca.crt", "posix") === "/home/jane/.kube/certs/ca.crt");
- * assert(resolvePath("/home/jane/.kube", "/etc/ca.crt", "posix") === "/etc/ca.crt");
+ * if (resolvePath("/home/jane/.kube", "certs/ca.crt", "posix") !== "/home/jane/.kube/certs/ca.crt") throw new Error("not as shown");
+ * if (resolvePath("/home/jane/.kube", "/etc/ca.crt", "posix") !== "/etc/ca.crt") throw new Error("not as shown");
  * ```
  *
  * @param base An absolute directory.
@@ -196,10 +190,9 @@ export function resolvePath(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { hasPathSeparator } from "./paths.ts";
- * assert(hasPathSeparator("./bin/plugin", "posix"));
- * assert(!hasPathSeparator("aws", "posix"));
+ * if (!hasPathSeparator("./bin/plugin", "posix")) throw new Error("not as shown");
+ * if (hasPathSeparator("aws", "posix")) throw new Error("not as shown");
  * ```
  *
  * @param command The command.
@@ -218,10 +211,9 @@ export function hasPathSeparator(command: string, flavor: PathFlavor): boolean {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { splitPathList } from "./paths.ts";
- * assert(splitPathList("a::b", "posix").join(",") === "a,,b");
- * assert(splitPathList("C:\\a;D:\\b", "windows").length === 2);
+ * if (splitPathList("a::b", "posix").join(",") !== "a,,b") throw new Error("not as shown");
+ * if (splitPathList("C:\\a;D:\\b", "windows").length !== 2) throw new Error("not as shown");
  * ```
  *
  * @param list The list.

@@ -39,10 +39,9 @@ const DENO_NAMES: Record<string, string> = {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { describeReadError } from "./read_file.ts";
  * const why = describeReadError(Object.assign(new Error("x"), { code: "ENOENT" }));
- * assert(why.notFound && why.reason === "no such file or directory");
+ * if (!(why.notFound && why.reason === "no such file or directory")) throw new Error("not as shown");
  * ```
  *
  * @param err The error.
@@ -77,16 +76,15 @@ export function describeReadError(err: unknown): ReadFailure {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { readTextFile } from "./read_file.ts";
  * import { getRuntimeAdapter } from "../runtime/mod.ts";
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
- * await writeFile(`${dir}/config`, "\uFEFFkind: Config\n"); // with a BOM
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
+ * await scratch.writeFile(`${dir}/config`, "\uFEFFkind: Config\n"); // with a BOM
  * const text = await readTextFile(await getRuntimeAdapter(), `${dir}/config`);
- * assert(text === "kind: Config\n");
- * await rm(dir, { recursive: true });
+ * if (text !== "kind: Config\n") throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @param adapter The runtime adapter.

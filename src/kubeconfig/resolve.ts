@@ -293,13 +293,12 @@ async function resolveUser(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
+ * import { makeScratchDir } from "../runtime/scratch_dir.ts";
  * import { resolveContext } from "./resolve.ts";
  * import { loadKubeconfig } from "./load.ts";
- * const dir = await mkdtemp(`${tmpdir()}/kubeauth-`);
- * await writeFile(
+ * const scratch = await makeScratchDir();
+ * const dir = scratch.path;
+ * await scratch.writeFile(
  *   `${dir}/config`,
  *   `current-context: dev
  * clusters:
@@ -319,12 +318,12 @@ async function resolveUser(
  * );
  * const kc = await loadKubeconfig({ path: `${dir}/config` });
  * const ctx = await resolveContext(kc, { context: "prod" });
- * assert(ctx.cluster.server === "https://prod.example.com");
- * assert(ctx.user.name === "alice" && ctx.user.token === "secret");
- * assert(ctx.namespace === "shop");
+ * if (ctx.cluster.server !== "https://prod.example.com") throw new Error("not as shown");
+ * if (!(ctx.user.name === "alice" && ctx.user.token === "secret")) throw new Error("not as shown");
+ * if (ctx.namespace !== "shop") throw new Error("not as shown");
  * const current = await resolveContext(kc); // the current-context
- * assert(current.contextName === "dev" && current.namespace === "default");
- * await rm(dir, { recursive: true });
+ * if (!(current.contextName === "dev" && current.namespace === "default")) throw new Error("not as shown");
+ * await scratch.remove();
  * ```
  *
  * @param config The kubeconfig (from `loadKubeconfig`, or built in code).

@@ -65,10 +65,9 @@ function probe(D: DenoFilesLike, path: string): FileKind {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { denoCacheFiles } from "./deno_files.ts";
  * const files = denoCacheFiles();
- * assert(files.processAlive(files.processId()));
+ * if (!files.processAlive(files.processId())) throw new Error("not as shown");
  * ```
  *
  * @returns The primitives.

@@ -345,14 +345,13 @@ function connectThroughProxy(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { createHttpsPool } from "./https_pool.ts";
  * import { createTrackedTransport } from "./tracked_transport.ts";
  * const transport = createTrackedTransport(
  *   createHttpsPool({ insecureSkipVerify: true }, "example"),
  * );
  * await transport.close();
- * assert(transport.closed);
+ * if (!transport.closed) throw new Error("not as shown");
  * ```
  *
  * @param options The transport's TLS settings.

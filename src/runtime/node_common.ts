@@ -73,9 +73,8 @@ let tty: { isatty(fd: number): boolean } | undefined;
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { isTerminal } from "./node_common.ts";
- * assert(typeof isTerminal(0) === "boolean");
+ * if (typeof isTerminal(0) !== "boolean") throw new Error("not as shown");
  * ```
  *
  * @param fd The file descriptor.

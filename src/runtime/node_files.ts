@@ -20,10 +20,9 @@ function codeOf(err: unknown): string | undefined {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { nodeCacheFiles } from "./node_files.ts";
  * const files = nodeCacheFiles("linux");
- * assert(files.processAlive(files.processId()));
+ * if (!files.processAlive(files.processId())) throw new Error("not as shown");
  * ```
  *
  * @param os The adapter's OS name (`windows`, `linux`…).

@@ -315,16 +315,15 @@ Object.defineProperty(NodeResponse.prototype, "constructor", {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { Readable } from "node:stream";
  * import { makeNodeResponse } from "./node_response.ts";
  * const res = makeNodeResponse(
  *   { status: 200, statusText: "OK", raw: ["content-type", "text/plain"], url: "https://k8s.test/" },
  *   { readable: Readable.from([new TextEncoder().encode("hi")]), abort() {}, onEnd() {}, failure: (e) => e, eager: true },
  * );
- * assert(res instanceof Response && res.ok);
- * assert(res.headers.get("content-type") === "text/plain");
- * assert(await res.text() === "hi");
+ * if (!(res instanceof Response && res.ok)) throw new Error("not as shown");
+ * if (res.headers.get("content-type") !== "text/plain") throw new Error("not as shown");
+ * if (await res.text() !== "hi") throw new Error("not as shown");
  * ```
  *
  * @param head Status, reason phrase, raw headers (name, value, …) and URL.

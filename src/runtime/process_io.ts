@@ -46,10 +46,9 @@ interface NodeProcess {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { getProcessIo } from "./process_io.ts";
  * const io = await getProcessIo();
- * assert(Array.isArray(io.args()));
+ * if (!Array.isArray(io.args())) throw new Error("not as shown");
  * await io.writeStdout(new TextEncoder().encode("hello\n")); // resolves once written
  * ```
  *

@@ -33,11 +33,10 @@ interface DenoStreams {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { createDenoStreamsSupport } from "./streams_deno.ts";
  * const s = createDenoStreamsSupport();
  * const l = await s.listenTcp({ hostname: "127.0.0.1", port: 0 });
- * assert(l.port > 0);
+ * if (!(l.port > 0)) throw new Error("not as shown");
  * await l.close();
  * ```
  *

@@ -20,11 +20,10 @@ interface StreamClasses {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { createNodeStreamsSupport } from "./streams_node.ts";
  * const s = createNodeStreamsSupport();
  * const l = await s.listenTcp({ hostname: "127.0.0.1", port: 0 });
- * assert(l.port > 0);
+ * if (!(l.port > 0)) throw new Error("not as shown");
  * await l.close();
  * ```
  *

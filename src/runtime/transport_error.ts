@@ -140,10 +140,9 @@ function classify(err: unknown): Classified | undefined {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { hostPortOf } from "./transport_error.ts";
- * assert(hostPortOf("https://k8s.test/api") === "k8s.test:443");
- * assert(hostPortOf("https://10.0.0.1:6443/") === "10.0.0.1:6443");
+ * if (hostPortOf("https://k8s.test/api") !== "k8s.test:443") throw new Error("not as shown");
+ * if (hostPortOf("https://10.0.0.1:6443/") !== "10.0.0.1:6443") throw new Error("not as shown");
  * ```
  *
  * @param url An absolute URL.
@@ -166,10 +165,9 @@ const PROXY_HINT = "any proxy in the way (proxy-url, HTTPS_PROXY)";
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { transportFailureMessage } from "./transport_error.ts";
  * const m = transportFailureMessage("connect", "10.0.0.1:6443", "connection refused", "request");
- * assert(m.includes("10.0.0.1:6443") && m.includes("connection refused"));
+ * if (!(m.includes("10.0.0.1:6443") && m.includes("connection refused"))) throw new Error("not as shown");
  * ```
  *
  * @param kind What failed.
@@ -220,7 +218,6 @@ const CODES: Record<
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { toTransportError } from "./transport_error.ts";
  * // Node's and Deno's shape: "fetch failed" with the facts in the cause.
  * const node = new TypeError("fetch failed", {
@@ -230,9 +227,9 @@ const CODES: Record<
  * const bun = Object.assign(new TypeError("Unable to connect"), { code: "ECONNREFUSED" });
  * const a = toTransportError(node, "https://10.0.0.1:6443/api", "request") as { code: string; message: string };
  * const b = toTransportError(bun, "https://10.0.0.1:6443/api", "request") as { code: string; message: string };
- * assert(a.code === "CONNECTION_FAILED" && a.message === b.message);
+ * if (!(a.code === "CONNECTION_FAILED" && a.message === b.message)) throw new Error("not as shown");
  * const abort = new DOMException("aborted", "AbortError");
- * assert(toTransportError(abort, "https://10.0.0.1:6443/", "request") === abort);
+ * if (toTransportError(abort, "https://10.0.0.1:6443/", "request") !== abort) throw new Error("not as shown");
  * ```
  *
  * @param err What the runtime's fetch (or body read) rejected with.

@@ -76,10 +76,9 @@ export type SpawnFailureReason =
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { SpawnError } from "@kubeauth/fetch/runtime";
  * const err = new SpawnError("not-found", "aws", "no such file");
- * assert(err.reason === "not-found");
+ * if (err.reason !== "not-found") throw new Error("not as shown");
  * ```
  */
 export class SpawnError extends Error {

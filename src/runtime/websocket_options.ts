@@ -12,7 +12,6 @@ import type { TransportOptions } from "./types.ts";
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { checkIdentity } from "./websocket_options.ts";
  * checkIdentity({ cert: "c", key: "k" }); // fine
  * let code = "";
@@ -21,7 +20,7 @@ import type { TransportOptions } from "./types.ts";
  * } catch (err) {
  *   code = (err as { code: string }).code;
  * }
- * assert(code === "CERT_INVALID");
+ * if (code !== "CERT_INVALID") throw new Error("not as shown");
  * ```
  *
  * @param tls The TLS settings of the socket.
@@ -41,7 +40,6 @@ export function checkIdentity(tls: TransportOptions): void {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { releaseOnClose } from "./websocket_options.ts";
  * const target = new EventTarget() as unknown as WebSocket;
  * Object.defineProperty(target, "readyState", { value: 1 });
@@ -49,7 +47,7 @@ export function checkIdentity(tls: TransportOptions): void {
  * releaseOnClose(target, () => released++);
  * target.dispatchEvent(new Event("close"));
  * target.dispatchEvent(new Event("close"));
- * assert(released === 1);
+ * if (released !== 1) throw new Error("not as shown");
  * ```
  *
  * @param socket The socket.

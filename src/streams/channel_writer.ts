@@ -84,7 +84,6 @@ export async function drained(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { ChannelWriter } from "./channel_writer.ts";
  * const sent: number[][] = [];
  * const ws = Object.assign(new EventTarget(), {
@@ -94,7 +93,7 @@ export async function drained(
  * const w = new ChannelWriter(ws);
  * await w.send(0, new Uint8Array(20_000));
  * await new Promise((r) => setTimeout(r, 50));
- * assert(sent.length >= 2 && sent[1].length === 0); // a flush message
+ * if (!(sent.length >= 2 && sent[1].length === 0)) throw new Error("not as shown"); // a flush message
  * w.close();
  * ```
  */

@@ -32,10 +32,9 @@ export const CLOSE = 255;
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { frame } from "./channels.ts";
  * const m = frame(0, new Uint8Array([7, 8]));
- * assert(m.join() === "0,7,8");
+ * if (m.join() !== "0,7,8") throw new Error("not as shown");
  * ```
  *
  * @param channel The channel number.
@@ -54,9 +53,8 @@ export function frame(channel: number, payload: Uint8Array): Uint8Array {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { messageBytes } from "./channels.ts";
- * assert(messageBytes(new Uint8Array([1, 2]).buffer).length === 2);
+ * if (messageBytes(new Uint8Array([1, 2]).buffer).length !== 2) throw new Error("not as shown");
  * ```
  *
  * @param data A message event's data.
@@ -77,12 +75,11 @@ export function messageBytes(data: unknown): Uint8Array {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { closeAfterFailure } from "./channels.ts";
  * const closed = { readyState: 3, close() {} } as unknown as WebSocket;
  * let codes = "";
  * closeAfterFailure(closed, (e) => (codes += e.code));
- * assert(codes === "1000");
+ * if (codes !== "1000") throw new Error("not as shown");
  * ```
  *
  * @param ws The session's socket.
@@ -115,13 +112,13 @@ interface Status {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { exitCodeOf } from "./channels.ts";
- * assert(exitCodeOf('{"status":"Success"}') === 0);
- * assert(exitCodeOf(JSON.stringify({
+ * if (exitCodeOf('{"status":"Success"}') !== 0) throw new Error("not as shown");
+ * const failed = JSON.stringify({
  *   status: "Failure", reason: "NonZeroExitCode",
  *   details: { causes: [{ reason: "ExitCode", message: "3" }] },
- * })) === 3);
+ * });
+ * if (exitCodeOf(failed) !== 3) throw new Error("not as shown");
  * ```
  *
  * @param text The error channel's text.
@@ -155,9 +152,8 @@ export function exitCodeOf(text: string): number {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { query } from "./channels.ts";
- * assert(query([["command", "ls"], ["command", "-l"], ["container", undefined]]) === "command=ls&command=-l");
+ * if (query([["command", "ls"], ["command", "-l"], ["container", undefined]]) !== "command=ls&command=-l") throw new Error("not as shown");
  * ```
  *
  * @param pairs Name and value pairs.
@@ -174,9 +170,8 @@ export function query(pairs: [string, string | undefined][]): string {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { podPath } from "./channels.ts";
- * assert(podPath("ns", "web", "exec") === "/api/v1/namespaces/ns/pods/web/exec");
+ * if (podPath("ns", "web", "exec") !== "/api/v1/namespaces/ns/pods/web/exec") throw new Error("not as shown");
  * ```
  *
  * @param namespace The namespace.

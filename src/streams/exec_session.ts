@@ -109,7 +109,6 @@ export class Output {
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { ChannelSession } from "./exec_session.ts";
  * const sent: number[][] = [];
  * const ws = Object.assign(new EventTarget(), {
@@ -120,10 +119,10 @@ export class Output {
  * ws.dispatchEvent(new MessageEvent("message", { data: new Uint8Array([1, 104, 105]).buffer }));
  * ws.dispatchEvent(new MessageEvent("message", { data: new TextEncoder().encode('\x03{"status":"Success"}').buffer }));
  * await s.stdin!.close();
- * assert(sent.at(-1)!.join() === "255,0");
+ * if (sent.at(-1)!.join() !== "255,0") throw new Error("not as shown");
  * ws.dispatchEvent(new CloseEvent("close", { code: 1000 }));
- * assert(await new Response(s.stdout).text() === "hi");
- * assert((await s.exited).exitCode === 0);
+ * if (await new Response(s.stdout).text() !== "hi") throw new Error("not as shown");
+ * if ((await s.exited).exitCode !== 0) throw new Error("not as shown");
  * ```
  */
 export class ChannelSession implements ExecSession {

@@ -90,7 +90,6 @@ export async function portForward(
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { ForwardedConnection } from "./port_forward.ts";
  * const ws = Object.assign(new EventTarget(), {
  *   protocol: "v4.channel.k8s.io", readyState: 1, bufferedAmount: 0,
@@ -103,7 +102,7 @@ export async function portForward(
  * msg([1, 0x90, 0x1f]);
  * msg([0, 104, 105]);
  * ws.dispatchEvent(new CloseEvent("close", { code: 1000 }));
- * assert(await new Response(c.readable).text() === "hi");
+ * if (await new Response(c.readable).text() !== "hi") throw new Error("not as shown");
  * ```
  */
 export class ForwardedConnection implements PortForwardStream {

@@ -11,7 +11,6 @@
  *
  * @example Usage
  * ```ts
- * import assert from "node:assert/strict";
  * import { readLines } from "./lines.ts";
  * const bytes = new TextEncoder().encode('{"a":1}\n{"b"');
  * const body = new ReadableStream<Uint8Array>({
@@ -24,7 +23,7 @@
  * });
  * const lines: string[] = [];
  * for await (const line of readLines(body)) lines.push(line);
- * assert(lines.join("|") === '{"a":1}|{"b":2}');
+ * if (lines.join("|") !== '{"a":1}|{"b":2}') throw new Error("not as shown");
  * ```
  *
  * @param body The byte stream.

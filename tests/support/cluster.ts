@@ -29,20 +29,17 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import {
-  existsSync,
-  mkdtempSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, realpathSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { basename, delimiter, dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { createCa, issueCertificate } from "./pki.ts";
 import type { Ca } from "./pki.ts";
+import {
+  makeScratchDir,
+  type ScratchDir,
+} from "../../src/runtime/scratch_dir.ts";
 
 export type { Ca } from "./pki.ts";
 
@@ -283,17 +280,8 @@ export const DENO: string = repoPath("node_modules", ".bin", "deno");
 export const NODE: string = findNode();
 
 /** Creates a fresh temp directory; `remove()` deletes it recursively. */
-export function makeTempDir(
-  prefix = "kubeauth-test-",
-): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return Promise.resolve({
-    path,
-    remove() {
-      rmSync(path, { recursive: true, force: true });
-      return Promise.resolve();
-    },
-  });
+export function makeTempDir(prefix = "kubeauth-test-"): Promise<ScratchDir> {
+  return makeScratchDir(prefix);
 }
 
 /**
