@@ -5,8 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
-import type { AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { join } from "node:path";
 import {
   BUN,
@@ -17,6 +16,7 @@ import {
   writeKubeconfig,
 } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
+import { forwardingPort, startEchoServer } from "./support/streams.ts";
 import { detectRuntime } from "../src/runtime/detect.ts";
 
 interface Run {
@@ -180,28 +180,21 @@ describe("compiled Bun executable (dist/kubeauth)", () => {
       dir,
       kubeconfigFor(cluster, { token: "static-t0ken" }),
     );
-    const echo = createServer((s) => s.pipe(s));
-    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
-    const target = (echo.address() as AddressInfo).port;
+    const echo = await startEchoServer();
     const child = spawn(bin, [
       "port-forward",
       "--kubeconfig",
       kubeconfig,
       "web",
-      `:${target}`,
+      `:${echo.port}`,
     ]);
+    const closed = new Promise((r) => child.on("close", r));
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (c) => (stderr += c));
     try {
       let out = "";
       child.stdout.setEncoding("utf8").on("data", (c) => (out += c));
-      let port = 0;
-      for (let i = 0; i < 100 && port === 0; i++) {
-        const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) port = Number(m[1]);
-        else await new Promise((r) => child.stdout.once("data", r));
-      }
-      assert.ok(port > 0, out);
+      const port = await forwardingPort(child, () => out);
       const sock = connect(port, "127.0.0.1");
       sock.write("ping");
       let got = "";
@@ -212,7 +205,7 @@ describe("compiled Bun executable (dist/kubeauth)", () => {
       sock.destroy();
       assert.equal(got, "ping");
       child.kill("SIGINT");
-      const code = await new Promise((r) => child.on("close", r));
+      const code = await closed;
       assert.equal(stderr, "");
       assert.match(out, /Handling connection for/);
       // Deno's node:child_process reports a child it sent SIGINT to as
@@ -220,7 +213,8 @@ describe("compiled Bun executable (dist/kubeauth)", () => {
       if (detectRuntime() !== "deno") assert.equal(code, 0);
     } finally {
       child.kill("SIGKILL");
-      await new Promise((r) => echo.close(r));
+      await closed;
+      await echo.close();
     }
   });
 });

@@ -7,8 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { connect, createServer } from "node:net";
-import type { AddressInfo, Server, Socket } from "node:net";
+import { connect } from "node:net";
 
 import {
   makeTempDir,
@@ -18,6 +17,8 @@ import {
 import type { TestCluster } from "./support/harness.ts";
 import { probeCommand } from "./support/runtime_probe.ts";
 import { kubeconfigFor } from "./support/authed_fetch.ts";
+import { forwardingPort, startEchoServer } from "./support/streams.ts";
+import type { EchoServer } from "./support/streams.ts";
 import { detectRuntime } from "../src/runtime/detect.ts";
 import process from "node:process";
 
@@ -25,9 +26,7 @@ let cluster: TestCluster;
 let tmp: { path: string; remove(): Promise<void> };
 let cli: { argv: string[]; cleanup(): void };
 let kubeconfig: string;
-let echo: Server;
-let echoPort: number;
-const echoSockets = new Set<Socket>();
+let echo: EchoServer;
 
 before(async () => {
   cluster = await startCluster({ tokens: { "tok-c": "cleo" } });
@@ -39,20 +38,12 @@ before(async () => {
   cli = await probeCommand(
     detectRuntime() === "node" ? "testdata/cli/node_entry.ts" : "src/cli.ts",
   );
-  echo = createServer((s) => {
-    echoSockets.add(s);
-    s.on("close", () => echoSockets.delete(s));
-    s.on("error", () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
-  echoPort = (echo.address() as AddressInfo).port;
+  echo = await startEchoServer();
 });
 
 after(async () => {
   cli?.cleanup();
-  for (const s of echoSockets) s.destroy();
-  await new Promise((r) => echo?.close(r));
+  await echo?.close();
   await cluster?.close();
   await tmp?.remove();
 });
@@ -134,14 +125,8 @@ test("kubeauth exec: an unknown pod exits 1 with the server's message", async ()
 });
 
 test("kubeauth port-forward: one forwarded stream per connection; Ctrl-C stops cleanly", async () => {
-  const pf = kubeauth(["port-forward", "web", `:${echoPort}`]);
-  let port = 0;
-  for (let i = 0; i < 2000 && port === 0; i++) {
-    const m = /Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/.exec(pf.out());
-    if (m) port = Number(m[1]);
-    else await new Promise((r) => pf.child.stdout!.once("data", r));
-  }
-  assert.ok(port > 0, pf.out());
+  const pf = kubeauth(["port-forward", "web", `:${echo.port}`]);
+  const port = await forwardingPort(pf.child, pf.out);
   for (const word of ["one", "two"]) {
     const sock = connect(port, "127.0.0.1");
     sock.write(word);

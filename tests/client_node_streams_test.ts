@@ -4,12 +4,9 @@
 // a real local process, port-forward reaches a real TCP server.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
-import type { AddressInfo, Server, Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
 import type {
   AuthedFetch,
   AuthedFetchEvent,
@@ -19,17 +16,13 @@ import {
   KubeauthSocket,
   kubeauthWebSocketHandler,
 } from "../src/integrations/client_node.ts";
-import {
-  demoPluginExec,
-  makeTempDir,
-  pluginRuns,
-  startCluster,
-  writeKubeconfig,
-} from "./support/harness.ts";
+import { makeTempDir, pluginRuns, startCluster } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
-import { kubeconfigFor } from "./support/authed_fetch.ts";
+import { demoPluginKube } from "./support/authed_fetch.ts";
 import { JumpClock } from "./support/jump_clock.ts";
 import { assertAllGone } from "./support/process.ts";
+import { refusedPort, startEchoServer } from "./support/streams.ts";
+import type { EchoServer } from "./support/streams.ts";
 import {
   Attach,
   Cp,
@@ -44,9 +37,7 @@ import type {
 } from "./support/client_node.ts";
 
 let cluster: TestCluster;
-let echo: Server;
-let echoPort: number;
-const echoSockets = new Set<Socket>();
+let echo: EchoServer;
 const cleanups: (() => Promise<void>)[] = [];
 // Never read by the stream classes when a handler is given.
 const kc = new KubeConfig();
@@ -54,20 +45,12 @@ const kc = new KubeConfig();
 before(async () => {
   cluster = await startCluster({ requireClientCert: true });
   // A real TCP server for port-forward: echoes what it receives.
-  echo = createServer((s) => {
-    echoSockets.add(s);
-    s.on("close", () => echoSockets.delete(s));
-    s.on("error", () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
-  echoPort = (echo.address() as AddressInfo).port;
+  echo = await startEchoServer();
 });
 
 after(async () => {
   for (const c of cleanups.reverse()) await c();
-  for (const s of echoSockets) s.destroy();
-  await new Promise((r) => echo?.close(r));
+  await echo?.close();
   await cluster?.close();
 });
 
@@ -85,28 +68,13 @@ interface PluginKubeOptions {
 async function pluginKube(
   options: PluginKubeOptions = {},
 ): Promise<{ kube: AuthedFetch; stateDir: string }> {
-  const state = await makeTempDir();
-  const path = await writeKubeconfig(
-    state.path,
-    kubeconfigFor(cluster, {
-      exec: demoPluginExec({
-        stateDir: state.path,
-        caDir: cluster.dir,
-        mode: "cert",
-      }),
-    }),
-  );
-  const kube = await createAuthedFetch({
-    kubeconfig: path,
+  const k = await demoPluginKube(cluster, {
     execOptions: options.now ? { now: options.now } : undefined,
     drainTimeoutMs: options.drainTimeoutMs,
     onEvent: options.onEvent,
   });
-  cleanups.push(async () => {
-    await kube.close();
-    await state.remove();
-  });
-  return { kube, stateDir: state.path };
+  cleanups.push(k.close);
+  return k;
 }
 
 /** A writable that collects what is written; `text` resolves at its end. */
@@ -261,7 +229,7 @@ test("client-node PortForward on kube: bytes to the pod's port and back; v4 offe
     kc,
     true,
     kubeauthWebSocketHandler(kube),
-  ).portForward("default", "web", [echoPort], out, null, input) as WsSocket;
+  ).portForward("default", "web", [echo.port], out, null, input) as WsSocket;
   input.write("ping ");
   input.write("pong");
   await echoed;
@@ -282,10 +250,7 @@ test("client-node PortForward on kube: bytes to the pod's port and back; v4 offe
 
 test("client-node PortForward on kube: a refused connection in the pod comes on the error stream, then the socket closes", async () => {
   const { kube } = await pluginKube();
-  const dead = createServer();
-  await new Promise<void>((r) => dead.listen(0, "127.0.0.1", r));
-  const deadPort = (dead.address() as AddressInfo).port;
-  await new Promise((r) => dead.close(r));
+  const deadPort = await refusedPort();
   const out = sink();
   const err = sink();
   const ws = await new PortForward(
@@ -316,14 +281,15 @@ test("client-node Cp on kube: cpToPod through an Exec on kubeauthWebSocketHandle
   cleanups.push(() => src.remove(), () => dst.remove());
   await writeFile(join(src.path, "hello.txt"), "copied through kubeauth\n");
   // Cp does not hand out its socket (cpToPod resolves before the copy
-  // ends): a handler that passes it on tells the test when it closes.
+  // ends): a handler that watches it from its opening tells the test when
+  // and how it closes.
   const handler = kubeauthWebSocketHandler(kube);
-  let opened!: (ws: WsSocket) => void;
-  const socket = new Promise<WsSocket>((r) => opened = r);
+  let opened!: (code: Promise<number>) => void;
+  const sessionClosed = new Promise<number>((r) => opened = r);
   const watching: WebSocketInterface = {
     connect: async (path, text, binary) => {
       const ws = await handler.connect(path, text, binary);
-      opened(ws);
+      opened(closed(ws));
       return ws;
     },
   };
@@ -335,7 +301,7 @@ test("client-node Cp on kube: cpToPod through an Exec on kubeauthWebSocketHandle
     dst.path,
   );
   // The pod's tar has exited when its session closes.
-  assert.equal(await closed(await socket), 1000);
+  assert.equal(await sessionClosed, 1000);
   assert.equal(
     await readFile(join(dst.path, "hello.txt"), "utf8"),
     "copied through kubeauth\n",
@@ -432,11 +398,11 @@ test("client-node streams across a certificate rotation: new sessions on the new
   const out = sink();
   const input = new PassThrough();
   const pf = await new PortForward(kc, true, kubeauthWebSocketHandler(kube))
-    .portForward("default", "web", [echoPort], out.stream, null, input);
+    .portForward("default", "web", [echo.port], out.stream, null, input);
   input.end();
   await closed(pf as WsSocket);
-  await new Promise<void>((resolve) =>
-    new Attach(kc, kubeauthWebSocketHandler(kube)).attach(
+  await closed(
+    await new Attach(kc, kubeauthWebSocketHandler(kube)).attach(
       "default",
       "web",
       "app",
@@ -444,7 +410,7 @@ test("client-node streams across a certificate rotation: new sessions on the new
       null,
       new PassThrough().end(),
       false,
-    ).then((ws) => ws.on("close", () => resolve()))
+    ),
   );
   // The session opened on demo-user-1 still carries bytes both ways.
   await cat.echo("after\n");

@@ -2,22 +2,15 @@
 // mTLS test cluster (client certificate required) with the demo exec plugin.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
 import type { AuthedFetch } from "../src/fetch/authed_fetch.ts";
 import {
   kubeauthConfiguration,
   KubeauthWatch,
   makeKubeauthInformer,
 } from "../src/integrations/client_node.ts";
-import {
-  demoPluginExec,
-  makeTempDir,
-  pluginRuns,
-  startCluster,
-  writeKubeconfig,
-} from "./support/harness.ts";
+import { pluginRuns, startCluster } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
-import { EventLog, kubeconfigFor } from "./support/authed_fetch.ts";
+import { demoPluginKube, EventLog } from "./support/authed_fetch.ts";
 import { JumpClock } from "./support/jump_clock.ts";
 import { configMap, storeControl } from "./support/store.ts";
 import {
@@ -44,27 +37,12 @@ async function pluginKube(
   extraArgs: string[] = [],
   now?: () => number,
 ): Promise<{ kube: AuthedFetch; stateDir: string }> {
-  const state = await makeTempDir();
-  const path = await writeKubeconfig(
-    state.path,
-    kubeconfigFor(cluster, {
-      exec: demoPluginExec({
-        stateDir: state.path,
-        caDir: cluster.dir,
-        mode: "cert",
-        extraArgs,
-      }),
-    }),
-  );
-  const kube = await createAuthedFetch({
-    kubeconfig: path,
+  const k = await demoPluginKube(cluster, {
+    extraArgs,
     execOptions: now ? { now } : undefined,
   });
-  cleanups.push(async () => {
-    await kube.close();
-    await state.remove();
-  });
-  return { kube, stateDir: state.path };
+  cleanups.push(k.close);
+  return k;
 }
 
 test("client-node: CoreV1Api list/create/read/delete and KubernetesObjectApi through kubeauth, one plugin run", async () => {

@@ -2,7 +2,6 @@
 // on kubeauth, against the mTLS test cluster with the demo exec plugin.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
 import type { AuthedFetch } from "../src/fetch/authed_fetch.ts";
 import { KubeauthError } from "../src/errors.ts";
 import {
@@ -10,42 +9,26 @@ import {
   KubeauthRestError,
 } from "../src/integrations/cloudydeno.ts";
 import type { JSONValue, RestClient } from "../src/integrations/cloudydeno.ts";
-import {
-  demoPluginExec,
-  makeTempDir,
-  pluginRuns,
-  startCluster,
-  writeKubeconfig,
-} from "./support/harness.ts";
+import { pluginRuns, startCluster } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
-import { kubeconfigFor } from "./support/authed_fetch.ts";
+import { demoPluginKube } from "./support/authed_fetch.ts";
 
 let cluster: TestCluster;
 let kube: AuthedFetch;
 let stateDir: string;
-let removeState: () => Promise<void>;
+let closeKube: () => Promise<void>;
 let client: KubeauthRestClient;
 
 before(async () => {
   cluster = await startCluster({ requireClientCert: true });
-  const state = await makeTempDir();
-  stateDir = state.path;
-  removeState = state.remove;
-  const path = await writeKubeconfig(
-    state.path,
-    kubeconfigFor(cluster, {
-      exec: demoPluginExec({ stateDir, caDir: cluster.dir, mode: "cert" }),
-    }),
-  );
-  kube = await createAuthedFetch({ kubeconfig: path });
+  ({ kube, stateDir, close: closeKube } = await demoPluginKube(cluster));
   client = new KubeauthRestClient(kube);
 });
 
 after(async () => {
   client?.close();
-  await kube?.close();
+  await closeKube?.();
   await cluster?.close();
-  await removeState?.();
 });
 
 const enc = new TextEncoder();

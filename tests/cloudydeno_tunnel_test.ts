@@ -7,8 +7,6 @@
 // port-forward byte-exact, refusals, abort, rotation, nothing left open.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
-import type { AddressInfo, Server, Socket } from "node:net";
 import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
 import type { AuthedFetch } from "../src/fetch/authed_fetch.ts";
 import { KubeauthError, WebSocketRefusedError } from "../src/errors.ts";
@@ -21,60 +19,44 @@ import type {
   KubernetesTunnel,
   RestClient,
 } from "../src/integrations/cloudydeno.ts";
-import {
-  demoPluginExec,
-  makeTempDir,
-  pluginRuns,
-  startCluster,
-  writeKubeconfig,
-} from "./support/harness.ts";
+import { pluginRuns, startCluster } from "./support/harness.ts";
 import type { StreamRecord, TestCluster } from "./support/harness.ts";
 import {
   clientCert,
+  demoPluginKube,
   kubeconfigFor,
   TestSource,
 } from "./support/authed_fetch.ts";
-import { assertAllGone } from "./support/process.ts";
+import {
+  assertStreamsReleased,
+  closedOnServer,
+  echoThrough,
+  exitOnServer,
+  randomBytes,
+  refusedPort,
+  startEchoServer,
+} from "./support/streams.ts";
+import type { EchoServer } from "./support/streams.ts";
 
 let cluster: TestCluster;
 let kube: AuthedFetch;
 let client: KubeauthRestClient;
 let stateDir: string;
-let removeState: () => Promise<void>;
-let echo: Server;
-let echoPort: number;
-const echoSockets = new Set<Socket>();
+let closeKube: () => Promise<void>;
+let echo: EchoServer;
 
 before(async () => {
   cluster = await startCluster({ requireClientCert: true });
-  const state = await makeTempDir();
-  stateDir = state.path;
-  removeState = state.remove;
-  const path = await writeKubeconfig(
-    state.path,
-    kubeconfigFor(cluster, {
-      exec: demoPluginExec({ stateDir, caDir: cluster.dir, mode: "cert" }),
-    }),
-  );
-  kube = await createAuthedFetch({ kubeconfig: path });
+  ({ kube, stateDir, close: closeKube } = await demoPluginKube(cluster));
   client = new KubeauthRestClient(kube);
-  echo = createServer((s) => {
-    echoSockets.add(s);
-    s.on("close", () => echoSockets.delete(s));
-    s.on("error", () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
-  echoPort = (echo.address() as AddressInfo).port;
+  echo = await startEchoServer();
 });
 
 after(async () => {
   client?.close();
-  await kube?.close();
-  for (const s of echoSockets) s.destroy();
-  await new Promise((r) => echo?.close(r));
+  await closeKube?.();
+  await echo?.close();
   await cluster?.close();
-  await removeState?.();
 });
 
 const enc = new TextEncoder();
@@ -210,19 +192,6 @@ async function lastSession(): Promise<StreamRecord> {
   return (await cluster.streams()).sessions.at(-1)!;
 }
 
-/** Polls the server (bounded) until the session with this query is closed. */
-async function closedOnServer(match: (s: StreamRecord) => boolean) {
-  let s = (await cluster.streams()).sessions.filter(match);
-  for (let i = 0; i < 500 && s.some((r) => !r.closed); i++) {
-    s = (await cluster.streams()).sessions.filter(match);
-  }
-  assert.ok(
-    s.length > 0 && s.every((r) => r.closed),
-    "the server saw it close",
-  );
-  return s;
-}
-
 // ---- Tests ----
 
 test("tunnel (0.7 contract): exec with stdout, stderr and the exit Status on channel 3", async () => {
@@ -254,10 +223,7 @@ test("tunnel (0.7 contract): exec with stdout, stderr and the exit Status on cha
 
 test("tunnel (later contract): v5 stdin with EOF on close, 4 MiB byte-exact", async () => {
   const size = 4 * 1024 * 1024;
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) {
-    crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
-  }
+  const data = randomBytes(size);
   const s = await execLater(client, "web", ["cat"]);
   assert.equal(s.tunnel.subProtocol, "v5.channel.k8s.io");
   const writing = (async () => {
@@ -304,35 +270,18 @@ test("tunnel: port-forward byte-exact (channels taken after ready(): the port he
   const size = 4 * 1024 * 1024;
   const data = new Uint8Array(size);
   for (let i = 0; i < size; i++) data[i] = (i * 13) & 0xff;
-  const f = await forwardV07(client, "web", echoPort);
+  const f = await forwardV07(client, "web", echo.port);
   assert.equal(f.tunnel.subProtocol, "v4.channel.k8s.io");
-  const writing = (async () => {
-    const w = f.writable.getWriter();
-    for (let i = 0; i < size; i += 65536) {
-      await w.write(data.subarray(i, Math.min(size, i + 65536)));
-    }
-  })();
   const reader = f.readable.getReader();
-  const got = new Uint8Array(size);
-  let n = 0;
-  while (n < size) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    got.set(value, n);
-    n += value.length;
-  }
-  await writing;
-  assert.equal(n, size);
+  const got = await echoThrough(f.writable, reader, data);
+  assert.equal(got.length, size);
   assert.ok(Buffer.from(got).equals(Buffer.from(data)), "bytes differ");
   await f.tunnel.stop();
   assert.equal((await reader.read()).done, true);
   assert.equal(await f.result, ""); // no error on the error channel
-  await closedOnServer((r) => r.kind === "portforward");
+  await closedOnServer(cluster, (r) => r.kind === "portforward");
 
-  const closed = createServer();
-  await new Promise<void>((res) => closed.listen(0, "127.0.0.1", res));
-  const deadPort = (closed.address() as AddressInfo).port;
-  await new Promise((res) => closed.close(res));
+  const deadPort = await refusedPort();
   const d = await forwardV07(client, "web", deadPort);
   assert.match(await d.result, /ECONNREFUSED/);
   assert.match(await d.result, new RegExp(`forwarding port ${deadPort}`));
@@ -381,7 +330,7 @@ test("tunnel: a refused upgrade rejects as cloudydeno's errors (httpCode, status
   } else {
     assert.equal((none as KubeauthRestError).httpCode, 400);
   }
-  await closedOnServer((r) => r.protocol === "");
+  await closedOnServer(cluster, (r) => r.protocol === "");
 });
 
 test("tunnel: abort before and during; the server's process is stopped", async () => {
@@ -413,12 +362,9 @@ test("tunnel: abort before and during; the server's process is stopped", async (
   const w = s.stdin.getWriter();
   await assert.rejects(w.write(enc.encode("x")), (e) => e === reason);
   const pid = (await lastSession()).pid!;
-  const [rec] = await closedOnServer((r) => r.pid === pid);
-  let exit = rec.exit;
-  for (let i = 0; i < 500 && exit === null; i++) {
-    exit = (await cluster.streams()).sessions.find((r) => r.pid === pid)!.exit;
-  }
-  assert.notEqual(exit, null, "the remote process was stopped");
+  await closedOnServer(cluster, (r) => r.pid === pid);
+  // Rejects if the remote process is not stopped.
+  await exitOnServer(cluster, pid);
 });
 
 test("tunnel: close()/stop()/using end the readables and release the socket; client.close() closes its tunnels", async () => {
@@ -430,7 +376,7 @@ test("tunnel: close()/stop()/using end the readables and release the socket; cli
     code: "STREAM_FAILED",
   });
   const pid = (await lastSession()).pid!;
-  await closedOnServer((r) => r.pid === pid);
+  await closedOnServer(cluster, (r) => r.pid === pid);
 
   const t = await client.performRequest({
     method: "GET",
@@ -445,14 +391,14 @@ test("tunnel: close()/stop()/using end the readables and release the socket; cli
   assert.equal(t.subProtocol, "v4.channel.k8s.io");
   t[Symbol.dispose](); // what `using` calls
   const usedPid = (await lastSession()).pid!;
-  await closedOnServer((r) => r.pid === usedPid);
+  await closedOnServer(cluster, (r) => r.pid === usedPid);
 
   const own = new KubeauthRestClient(kube);
   const o = await execLater(own, "web", ["sleep", "60"]);
   const ownPid = (await lastSession()).pid!;
   own.close();
   await assert.rejects(text(o.stdout), { code: "CLOSED" });
-  await closedOnServer((r) => r.pid === ownPid);
+  await closedOnServer(cluster, (r) => r.pid === ownPid);
   await assert.rejects(
     execLater(own, "web", ["true"]),
     (e) => e instanceof KubeauthError && e.code === "CLOSED",
@@ -525,22 +471,9 @@ test("tunnel: rotation — an open tunnel keeps its connection until the drain d
 
 test("tunnel: after kube.close() no stream session, process or connection is left open", async () => {
   const open = await execLater(client, "web", ["sleep", "60"]);
-  const fw = await forwardV07(client, "web", echoPort);
+  const fw = await forwardV07(client, "web", echo.port);
   await kube.close();
   await assert.rejects(text(open.stdout));
   await assert.rejects(new Response(fw.readable).arrayBuffer());
-  let sessions = (await cluster.streams()).sessions;
-  for (let i = 0; i < 500 && sessions.some((s) => !s.closed); i++) {
-    sessions = (await cluster.streams()).sessions;
-  }
-  assert.deepEqual(sessions.filter((s) => !s.closed).map((s) => s.kind), []);
-  await assertAllGone(
-    sessions.flatMap((s) => s.pid === undefined ? [] : [s.pid]),
-    "remote command processes",
-  );
-  let stats = await cluster.stats();
-  for (let i = 0; i < 500 && stats.connectionsOpen > 0; i++) {
-    stats = await cluster.stats();
-  }
-  assert.equal(stats.connectionsOpen, 0);
+  await assertStreamsReleased(cluster);
 });

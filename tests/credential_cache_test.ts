@@ -62,6 +62,35 @@ function freshDir(): string {
   return join(tmp.path, `c${++n}`, "kubeauth");
 }
 
+/**
+ * An exec stanza running testdata/plugins/cache_slow_plugin.sh with its own
+ * state dir (`runs` counts its runs, `exec-info` holds its last
+ * KUBERNETES_EXEC_INFO) and a fresh cache dir.
+ */
+function slowPlugin(interactiveMode: "IfAvailable" | "Always") {
+  const state = join(tmp.path, `s${++n}`);
+  mkdirSync(state);
+  const dir = freshDir();
+  const exec = {
+    apiVersion: "client.authentication.k8s.io/v1",
+    command: join(
+      process.cwd(),
+      "testdata",
+      "plugins",
+      "cache_slow_plugin.sh",
+    ),
+    args: [],
+    env: [{ name: "CACHE_TEST_STATE", value: state }],
+    interactiveMode,
+  };
+  return { state, dir, exec };
+}
+
+/** The runtime adapter, with stdin a terminal or not. */
+function withTerminal(isTerminal: boolean): RuntimeAdapter {
+  return { ...adapter, stdinIsTerminal: () => isTerminal };
+}
+
 const identity: ExecRunIdentity = {
   command: "/opt/plugins/get-token",
   args: ["--cluster", "prod"],
@@ -601,25 +630,8 @@ describe("credential cache", { timeout: 60_000 }, () => {
   });
 
   test("exec authenticator: an interactive run is stored; a new authenticator (non-interactive) uses it", async () => {
-    const state = join(tmp.path, `s${++n}`);
-    mkdirSync(state);
-    const dir = freshDir();
-    const exec = {
-      apiVersion: "client.authentication.k8s.io/v1",
-      command: join(
-        process.cwd(),
-        "testdata",
-        "plugins",
-        "cache_slow_plugin.sh",
-      ),
-      args: [],
-      env: [{ name: "CACHE_TEST_STATE", value: state }],
-      interactiveMode: "IfAvailable",
-    };
-    const terminal: RuntimeAdapter = {
-      ...adapter,
-      stdinIsTerminal: () => true,
-    };
+    const { state, dir, exec } = slowPlugin("IfAvailable");
+    const terminal = withTerminal(true);
     const first = new ExecAuthenticator(exec, undefined, {
       adapter: terminal,
       cache: new CredentialCache({ adapter: terminal, dir }),
@@ -648,25 +660,8 @@ describe("credential cache", { timeout: 60_000 }, () => {
   });
 
   test("exec authenticator, interactiveMode Always: a stored credential serves a command without a terminal; an empty cache refuses before any run, with no backoff", async () => {
-    const state = join(tmp.path, `s${++n}`);
-    mkdirSync(state);
-    const dir = freshDir();
-    const exec = {
-      apiVersion: "client.authentication.k8s.io/v1",
-      command: join(
-        process.cwd(),
-        "testdata",
-        "plugins",
-        "cache_slow_plugin.sh",
-      ),
-      args: [],
-      env: [{ name: "CACHE_TEST_STATE", value: state }],
-      interactiveMode: "Always",
-    };
-    const noTerminal: RuntimeAdapter = {
-      ...adapter,
-      stdinIsTerminal: () => false,
-    };
+    const { state, dir, exec } = slowPlugin("Always");
+    const noTerminal = withTerminal(false);
     const empty = new ExecAuthenticator(exec, undefined, {
       adapter: noTerminal,
       cache: new CredentialCache({ adapter: noTerminal, dir }),
@@ -683,10 +678,7 @@ describe("credential cache", { timeout: 60_000 }, () => {
     }
     await empty.close();
     assert.equal(existsSync(join(state, "runs")), false);
-    const terminal: RuntimeAdapter = {
-      ...adapter,
-      stdinIsTerminal: () => true,
-    };
+    const terminal = withTerminal(true);
     const login = new ExecAuthenticator(exec, undefined, {
       adapter: terminal,
       cache: new CredentialCache({ adapter: terminal, dir }),

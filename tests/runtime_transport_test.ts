@@ -477,7 +477,13 @@ function transportSuite(variant: Variant): void {
       const workers = [0, 1, 2, 3].map(worker);
       const letSomeThrough = async () => {
         const before = (await cluster.requests()).length;
-        while ((await cluster.requests()).length < before + 20);
+        for (
+          let polls = 0;
+          (await cluster.requests()).length < before + 20;
+          polls++
+        ) {
+          assert.ok(polls < 100_000, "the workers stopped making requests");
+        }
       };
       for (let i = 1; i <= 6; i++) {
         await letSomeThrough();

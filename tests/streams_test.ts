@@ -1,12 +1,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
-import type { AddressInfo, Server, Socket } from "node:net";
 import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
 import type { AuthedFetch } from "../src/fetch/authed_fetch.ts";
 import { attachToPod, execInPod } from "../src/streams/exec.ts";
 import { portForward } from "../src/streams/port_forward.ts";
-import { assertAllGone } from "./support/process.ts";
 import { startCluster } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
 import {
@@ -14,12 +11,19 @@ import {
   kubeconfigFor,
   TestSource,
 } from "./support/authed_fetch.ts";
+import {
+  assertStreamsReleased,
+  echoThrough,
+  exitOnServer,
+  randomBytes,
+  refusedPort,
+  startEchoServer,
+} from "./support/streams.ts";
+import type { EchoServer } from "./support/streams.ts";
 
 let cluster: TestCluster;
 let kube: AuthedFetch;
-let echo: Server;
-let echoPort: number;
-const echoSockets = new Set<Socket>();
+let echo: EchoServer;
 
 before(async () => {
   cluster = await startCluster({ tokens: { "tok-s": "sam" } });
@@ -27,20 +31,12 @@ before(async () => {
     kubeconfig: kubeconfigFor(cluster, { token: "tok-s" }) as never,
   });
   // A real TCP server for port-forward: echoes what it receives.
-  echo = createServer((s) => {
-    echoSockets.add(s);
-    s.on("close", () => echoSockets.delete(s));
-    s.on("error", () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
-  echoPort = (echo.address() as AddressInfo).port;
+  echo = await startEchoServer();
 });
 
 after(async () => {
   await kube?.close();
-  for (const s of echoSockets) s.destroy();
-  await new Promise((r) => echo?.close(r));
+  await echo?.close();
   await cluster?.close();
 });
 
@@ -69,10 +65,7 @@ test("exec: stdout and stderr separated, exit code from the final Status", async
 
 test("exec: stdin with EOF through the close channel; 10 MiB byte-exact both ways", async () => {
   const size = 10 * 1024 * 1024;
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) {
-    crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
-  }
+  const data = randomBytes(size);
   const s = await execInPod(kube, {
     pod: "web",
     command: ["cat"],
@@ -178,12 +171,9 @@ test("exec: abort mid-stream closes the session and rejects exited with the reas
   const reason = new Error("user stopped");
   ac.abort(reason);
   await assert.rejects(s.exited, (e) => e === reason);
-  const pid = (await cluster.streams()).sessions.at(-1)!.pid;
-  for (let i = 0; i < 500; i++) {
-    const rec = (await cluster.streams()).sessions.find((r) => r.pid === pid)!;
-    if (rec.exit !== null) return;
-  }
-  assert.fail("the remote process was not stopped");
+  const pid = (await cluster.streams()).sessions.at(-1)!.pid!;
+  // Rejects if the remote process is not stopped.
+  await exitOnServer(cluster, pid);
 });
 
 test("exec: a reader that never reads fails the session instead of buffering without bound", async () => {
@@ -205,22 +195,20 @@ test("attach: the container's main process gets stdin and its output comes back"
 });
 
 test("portForward: a duplex byte stream to the pod's port; the error channel is a stream error", async () => {
-  const c = await portForward(kube, { pod: "web", port: echoPort });
+  const c = await portForward(kube, { pod: "web", port: echo.port });
   const w = c.writable.getWriter();
   const r = c.readable.getReader();
   await w.write(new TextEncoder().encode("ping"));
   let got = "";
-  while (got.length < 4) {
-    got += new TextDecoder().decode((await r.read()).value);
+  for (let chunk = await r.read(); !chunk.done; chunk = await r.read()) {
+    got += new TextDecoder().decode(chunk.value);
+    if (got.length >= 4) break;
   }
   assert.equal(got, "ping");
   c.close();
   assert.equal((await r.read()).done, true);
 
-  const closed = createServer();
-  await new Promise<void>((res) => closed.listen(0, "127.0.0.1", res));
-  const deadPort = (closed.address() as AddressInfo).port;
-  await new Promise((res) => closed.close(res));
+  const deadPort = await refusedPort();
   const d = await portForward(kube, { pod: "web", port: deadPort });
   await assert.rejects(
     new Response(d.readable).arrayBuffer(),
@@ -237,25 +225,10 @@ test("portForward: 10 MiB through a forwarded connection byte-exact", async () =
   const size = 10 * 1024 * 1024;
   const data = new Uint8Array(size);
   for (let i = 0; i < size; i++) data[i] = (i * 7) & 0xff;
-  const c = await portForward(kube, { pod: "web", port: echoPort });
-  const writing = (async () => {
-    const w = c.writable.getWriter();
-    for (let i = 0; i < size; i += 65536) {
-      await w.write(data.subarray(i, Math.min(size, i + 65536)));
-    }
-  })();
-  const r = c.readable.getReader();
-  const got = new Uint8Array(size);
-  let n = 0;
-  while (n < size) {
-    const { value, done } = await r.read();
-    if (done) break;
-    got.set(value, n);
-    n += value.length;
-  }
-  await writing;
+  const c = await portForward(kube, { pod: "web", port: echo.port });
+  const got = await echoThrough(c.writable, c.readable.getReader(), data);
   c.close();
-  assert.equal(n, size);
+  assert.equal(got.length, size);
   assert.ok(Buffer.from(got).equals(Buffer.from(data)));
 });
 
@@ -300,7 +273,7 @@ test("close(): every stream socket and remote process is released", async () => 
     command: ["sleep", "60"],
     stdin: true,
   });
-  const fw = await portForward(kube, { pod: "web", port: echoPort });
+  const fw = await portForward(kube, { pod: "web", port: echo.port });
   await kube.close();
   await assert.rejects(open.exited);
   // Closed under it: the forwarded stream errors rather than ending as if
@@ -308,20 +281,7 @@ test("close(): every stream socket and remote process is released", async () => 
   await assert.rejects(new Response(fw.readable).arrayBuffer(), {
     code: "STREAM_FAILED",
   });
-  // The server sees every session closed and every process ended.
-  let sessions = (await cluster.streams()).sessions;
-  for (let i = 0; i < 500 && sessions.some((s) => !s.closed); i++) {
-    sessions = (await cluster.streams()).sessions;
-  }
-  assert.deepEqual(sessions.filter((s) => !s.closed).map((s) => s.kind), []);
-  await assertAllGone(
-    sessions.flatMap((s) => s.pid === undefined ? [] : [s.pid]),
-    "remote command processes",
-  );
-  // And no TLS connection of the client is left open.
-  let stats = await cluster.stats();
-  for (let i = 0; i < 500 && stats.connectionsOpen > 0; i++) {
-    stats = await cluster.stats();
-  }
-  assert.equal(stats.connectionsOpen, 0);
+  // The server sees every session closed and every process ended, and no
+  // TLS connection of the client is left open.
+  await assertStreamsReleased(cluster);
 });

@@ -1,11 +1,18 @@
 /**
  * Helpers shared by the authed_fetch tests: a credential source the test
  * rotates by hand, client certificates from the test cluster's CA, a
- * kubeconfig object for a cluster, an event recorder and a bounded poll.
+ * kubeconfig object for a cluster, a kube on the demo exec plugin, an event
+ * recorder and a bounded poll.
  *
  * @module
  */
 import { issueCertificate } from "./pki.ts";
+import { demoPluginExec, makeTempDir, writeKubeconfig } from "./harness.ts";
+import { createAuthedFetch } from "../../src/fetch/authed_fetch.ts";
+import type {
+  AuthedFetch,
+  AuthedFetchOptions,
+} from "../../src/fetch/authed_fetch.ts";
 import {
   makeClientCertificate,
   makeCredentials,
@@ -59,6 +66,45 @@ export function kubeconfigFor(
     }],
     users: [{ name: "tester", user }],
     contexts: [{ name: "test", context: { cluster: "test", user: "tester" } }],
+  };
+}
+
+/** Options of {@linkcode demoPluginKube}. */
+export interface DemoPluginKubeOptions
+  extends Omit<AuthedFetchOptions, "kubeconfig"> {
+  /** Further demo plugin flags (see tests/support/plugin.ts). */
+  extraArgs?: string[];
+}
+
+/**
+ * A kube whose kubeconfig file (in a fresh state dir) runs the demo exec
+ * plugin in client-certificate mode against `cluster`; the other options go
+ * to createAuthedFetch. `close()` closes the kube and removes the state dir.
+ */
+export async function demoPluginKube(
+  cluster: TestCluster,
+  { extraArgs, ...options }: DemoPluginKubeOptions = {},
+): Promise<{ kube: AuthedFetch; stateDir: string; close(): Promise<void> }> {
+  const state = await makeTempDir();
+  const path = await writeKubeconfig(
+    state.path,
+    kubeconfigFor(cluster, {
+      exec: demoPluginExec({
+        stateDir: state.path,
+        caDir: cluster.dir,
+        mode: "cert",
+        extraArgs,
+      }),
+    }),
+  );
+  const kube = await createAuthedFetch({ ...options, kubeconfig: path });
+  return {
+    kube,
+    stateDir: state.path,
+    async close() {
+      await kube.close();
+      await state.remove();
+    },
   };
 }
 
