@@ -739,6 +739,17 @@ if (S.cache && !S.cache.error) {
       }: a wrapper costing nothing would reach ${fmt(c.bestWrappedRatio, 2)}×`,
     );
   }
+  if (c.wrappedWarmRunMs != null) {
+    console.log(
+      `    one run once the cache is warm (median ms): kubectl ${
+        fmt(c.kubectlRunMs, 1)
+      } / kubectl + kubeauth cached ${fmt(c.wrappedWarmRunMs, 1)} (${
+        fmt(c.warmWrappedRatio, 2)
+      }×) / kubeauth fetch --cache ${fmt(c.fetchWarmRunMs, 1)} (${
+        fmt(c.warmFetchRatio, 2)
+      }×); kubectl with the zero-cost plugin ${fmt(c.zeroCostPluginRunMs, 1)}`,
+    );
+  }
 }
 if (S.streams) {
   console.log(dim("9 streams (scripts/bench/streams.ts):"));
