@@ -12,6 +12,7 @@ import {
   TestSource,
 } from "./support/authed_fetch.ts";
 import { makeCredentials } from "../src/credentials/credentials.ts";
+import { detectRuntime } from "../src/runtime/detect.ts";
 
 let cluster: TestCluster;
 
@@ -240,6 +241,33 @@ function echoOnce(ws: WebSocket): Promise<string> {
     ws.addEventListener("message", on);
   });
 }
+
+test("webSocket: after a 16 KiB burst a wss socket sends an empty flush message on Deno only", async () => {
+  const kube = await createAuthedFetch({
+    kubeconfig: kubeconfigFor(cluster, { token: "tok-a" }) as never,
+  });
+  try {
+    const ws = await kube.webSocket(
+      "/api/v1/namespaces/default/pods/web/exec?command=cat&stdin=true&stdout=true",
+      { protocols: ["v5.channel.k8s.io"] },
+    );
+    const message = new Uint8Array(20_001); // channel 0 (stdin), 20 000 bytes
+    ws.send(message);
+    // The first flush is due 10 ms after the send; this timer, set later
+    // and longer, fires after it on the same clock.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    ws.close(1000);
+    await serverSessionEnded();
+    const { sessions } = await cluster.streams();
+    const record = sessions.at(-1)!;
+    assert.equal(record.stdinBytes, 20_000);
+    // Deno's wss: tail (denoland/deno#36862) is handled in its runtime
+    // adapter; Bun and Node send nothing extra.
+    assert.equal(record.emptyMessages, detectRuntime() === "deno" ? 1 : 0);
+  } finally {
+    await kube.close();
+  }
+});
 
 /** Polls (bounded) until the newest server session has closed. */
 async function serverSessionEnded(): Promise<void> {

@@ -8,7 +8,6 @@
  */
 import type { AuthedFetch } from "../fetch/authed_fetch.ts";
 import type { WebSocketInterface } from "./client_node_api.d.ts";
-import { ChannelWriter } from "../streams/channel_writer.ts";
 
 /** The subprotocols client-node offers, most preferred first. */
 export const CHANNEL_PROTOCOLS: readonly string[] = [
@@ -132,7 +131,6 @@ export class KubeauthSocket {
   /** Called with an `error` event. */
   onerror: WsEventHandler = null;
   readonly #ws: WebSocket;
-  readonly #writer: ChannelWriter;
   readonly #listeners = new Map<WsEvent, WsListener[]>();
 
   /**
@@ -142,9 +140,6 @@ export class KubeauthSocket {
    */
   constructor(ws: WebSocket) {
     this.#ws = ws;
-    // Binary sends go through the channel writer for its flush messages
-    // (Deno's wss tail, see streams/channel_writer.ts).
-    this.#writer = new ChannelWriter(ws);
     ws.addEventListener("message", (ev) => this.#onMessage(ev));
     ws.addEventListener("close", (ev) => this.#onClose(ev as CloseEvent));
     ws.addEventListener("error", (ev) => this.#onError(ev));
@@ -181,8 +176,7 @@ export class KubeauthSocket {
       cb?.(new Error("WebSocket is not open: readyState " + this.readyState));
       return;
     }
-    if (typeof data === "string") this.#ws.send(data);
-    else this.#writer.sendRaw(bytesOf(data));
+    this.#ws.send(typeof data === "string" ? data : bytesOf(data));
     cb?.();
   }
 

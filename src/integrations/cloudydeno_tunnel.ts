@@ -17,7 +17,7 @@
  */
 import { KubeauthError } from "../errors.ts";
 import { CLOSE, messageBytes, V5_CHANNEL } from "../streams/channels.ts";
-import { ChannelWriter } from "../streams/channel_writer.ts";
+import { sendChannel } from "../streams/channel_send.ts";
 import { Output } from "../streams/exec_session.ts";
 
 /** A channel of a tunnel, as the later contract names it. */
@@ -144,7 +144,6 @@ export class KubeauthTunnel implements KubernetesTunnel {
   /** Always `WebSocket`. */
   readonly transportProtocol: "WebSocket" = "WebSocket";
   readonly #ws: WebSocket;
-  readonly #writer: ChannelWriter;
   readonly #inbound = new Map<number, Output>();
   readonly #taken = new Set<string>();
   readonly #signal: AbortSignal | undefined;
@@ -162,7 +161,6 @@ export class KubeauthTunnel implements KubernetesTunnel {
    */
   constructor(ws: WebSocket, signal?: AbortSignal) {
     this.#ws = ws;
-    this.#writer = new ChannelWriter(ws);
     this.#signal = signal;
     this.#closed = new Promise((resolve) => {
       this.#markClosed = resolve;
@@ -304,11 +302,11 @@ export class KubeauthTunnel implements KubernetesTunnel {
           throw this.#failure ??
             new KubeauthError("STREAM_FAILED", "the tunnel has ended");
         }
-        await this.#writer.send(index, chunk);
+        await sendChannel(ws, index, chunk);
       },
       close: () => {
         if (ws.protocol === V5_CHANNEL && ws.readyState === 1) {
-          this.#writer.sendRaw(new Uint8Array([CLOSE, index]));
+          ws.send(new Uint8Array([CLOSE, index]));
         }
       },
     });

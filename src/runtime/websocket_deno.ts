@@ -2,12 +2,15 @@
  * Deno's WebSocket with a client identity: `new WebSocket(url, { protocols,
  * headers, client })` where the client is a `Deno.createHttpClient` with the
  * CA, certificate and key (and proxy). One client per socket, closed with it.
+ * A `wss:` socket sends empty messages after bursts so the end of the last
+ * message is not left in Deno's TLS buffer (see `wss_tail_flush.ts`).
  *
  * @module
  */
 import { KubeauthError } from "../errors.ts";
 import type { TransportOptions, WebSocketOptions } from "./types.ts";
 import { checkIdentity, releaseOnClose } from "./websocket_options.ts";
+import { flushWssTails } from "./wss_tail_flush.ts";
 
 interface DenoHttpClientFactory {
   createHttpClient(options: {
@@ -69,6 +72,7 @@ export function openDenoWebSocket(
     throw err;
   }
   socket.binaryType = "arraybuffer";
+  if (socket.url.startsWith("wss:")) flushWssTails(socket);
   releaseOnClose(socket, () => client.close());
   return socket;
 }

@@ -17,7 +17,7 @@ import {
   STDOUT,
   V5_CHANNEL,
 } from "./channels.ts";
-import { ChannelWriter } from "./channel_writer.ts";
+import { sendChannel } from "./channel_send.ts";
 
 /**
  * A running remote command (exec) or an attachment to a container's main
@@ -130,7 +130,6 @@ export class ChannelSession implements ExecSession {
   readonly stderr: ReadableStream<Uint8Array> | null;
   readonly exited: Promise<{ exitCode: number }>;
   readonly #ws: WebSocket;
-  readonly #writer: ChannelWriter;
   readonly #tty: boolean;
   readonly #out = new Output();
   readonly #err: Output | null;
@@ -150,7 +149,6 @@ export class ChannelSession implements ExecSession {
    */
   constructor(ws: WebSocket, options: ChannelSessionOptions) {
     this.#ws = ws;
-    this.#writer = new ChannelWriter(ws);
     this.#tty = options.tty;
     this.#err = options.tty ? null : new Output();
     this.stderr = this.#err?.stream ?? null;
@@ -190,7 +188,7 @@ export class ChannelSession implements ExecSession {
   resize(columns: number, rows: number): void {
     if (!this.#tty || this.#ws.readyState !== 1) return;
     const body = JSON.stringify({ Width: columns, Height: rows });
-    void this.#writer.send(RESIZE, new TextEncoder().encode(body));
+    void sendChannel(this.#ws, RESIZE, new TextEncoder().encode(body));
   }
 
   /** Closes the socket; output streams end, `exited` settles. */
@@ -202,18 +200,17 @@ export class ChannelSession implements ExecSession {
 
   #stdinStream(): WritableStream<Uint8Array> {
     const ws = this.#ws;
-    const writer = this.#writer;
     return new WritableStream<Uint8Array>({
       write: async (chunk) => {
         if (ws.readyState !== 1) {
           throw new KubeauthError("STREAM_FAILED", "the exec stream has ended");
         }
-        await writer.send(STDIN, chunk);
+        await sendChannel(ws, STDIN, chunk);
       },
       close: () => {
         // v4 has no way to signal EOF: the command keeps its stdin open.
         if (ws.protocol === V5_CHANNEL && ws.readyState === 1) {
-          writer.sendRaw(new Uint8Array([CLOSE, STDIN]));
+          ws.send(new Uint8Array([CLOSE, STDIN]));
         }
       },
     });

@@ -6,7 +6,7 @@
  * @module
  */
 import { KubeauthError } from "../errors.ts";
-import { ChannelWriter } from "./channel_writer.ts";
+import { sendChannel } from "./channel_send.ts";
 import { closeAfterFailure, messageBytes, podPath } from "./channels.ts";
 import type { StreamClient } from "./exec.ts";
 import { Output } from "./exec_session.ts";
@@ -126,7 +126,6 @@ export class ForwardedConnection implements PortForwardStream {
   constructor(ws: WebSocket, port: number, signal?: AbortSignal) {
     this.#ws = ws;
     this.#port = port;
-    const writer = new ChannelWriter(ws);
     this.writable = new WritableStream<Uint8Array>({
       write: async (chunk) => {
         if (ws.readyState !== 1) {
@@ -136,7 +135,7 @@ export class ForwardedConnection implements PortForwardStream {
               "the forwarded connection has ended",
             );
         }
-        await writer.send(DATA, chunk, signal);
+        await sendChannel(ws, DATA, chunk, signal);
       },
       // The protocol has no half-close: the connection stays open for the
       // pod's answer until close() or the pod's side ends it.

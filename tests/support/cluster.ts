@@ -201,6 +201,8 @@ export interface StreamRecord {
   resizes: { Width: number; Height: number }[];
   /** Bytes received on stdin (or the data channel). */
   stdinBytes: number;
+  /** Empty messages received (skipped, as the kubelet skips them). */
+  emptyMessages: number;
   /** How the process ended, null while running. */
   exit: { code: number | null; signal: string | null } | null;
   /** The WebSocket closed. */

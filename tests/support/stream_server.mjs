@@ -242,6 +242,7 @@ export function onStreamUpgrade(req, socket, head, authenticate) {
       query: url.search,
       resizes: [],
       stdinBytes: 0,
+      emptyMessages: 0,
       exit: null,
       closed: false,
     };
@@ -317,7 +318,10 @@ function runCommand(ws, url, command, record) {
   } else child.stderr.resume();
   ws.on("message", (data) => {
     const buf = Buffer.isBuffer(data) ? data : Buffer.concat(data);
-    if (buf.length === 0) return;
+    if (buf.length === 0) {
+      record.emptyMessages++;
+      return;
+    }
     const channel = buf[0];
     if (channel === 0) {
       record.stdinBytes += buf.length - 1;
@@ -380,6 +384,7 @@ function portForward(ws, url, record) {
   });
   ws.on("message", (data) => {
     const buf = Buffer.isBuffer(data) ? data : Buffer.concat(data);
+    if (buf.length === 0) record.emptyMessages++;
     if (buf.length === 0 || buf[0] !== 0) return;
     record.stdinBytes += buf.length - 1;
     if (!tcp.write(buf.subarray(1))) {
