@@ -2,16 +2,11 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
 import type { AuthedFetchEvent } from "../src/fetch/authed_fetch.ts";
-import {
-  demoPluginExec,
-  makeTempDir,
-  pluginRuns,
-  startCluster,
-  writeKubeconfig,
-} from "./support/harness.ts";
+import { pluginRuns, startCluster } from "./support/harness.ts";
 import type { TestCluster } from "./support/harness.ts";
 import {
   clientCert,
+  demoPluginKube,
   EventLog,
   kubeconfigFor,
   LineReader,
@@ -286,24 +281,13 @@ test(
     timeout: 90_000,
   },
   async () => {
-    const state = await makeTempDir();
     const log = new EventLog<AuthedFetchEvent>();
-    const path = await writeKubeconfig(
-      state.path,
-      kubeconfigFor(cluster, {
-        exec: demoPluginExec({
-          stateDir: state.path,
-          caDir: cluster.dir,
-          mode: "cert",
-          ttlSeconds: 2,
-        }),
-      }),
-    );
-    const kube = await createAuthedFetch({
-      kubeconfig: path,
+    const demo = await demoPluginKube(cluster, {
+      ttlSeconds: 2,
       drainTimeoutMs: 3000,
       onEvent: log.push,
     });
+    const kube = demo.kube;
     try {
       // Requests paced by the server (/slow?ms=40) until three rotations
       // happened; one longer request is kept in flight most of the time.
@@ -354,15 +338,14 @@ test(
         ok: true,
         open: [],
       });
-      const runs = await pluginRuns(state.path);
+      const runs = await pluginRuns(demo.stateDir);
       assert.ok(runs >= max && runs <= max + 1, `plugin ran ${runs} times`);
       const rotations = log.events.filter((e) =>
         e.type === "credentials-rotated" && e.certificateChanged
       );
       assert.ok(rotations.length >= 3);
     } finally {
-      await kube.close();
-      await state.remove();
+      await demo.close();
     }
   },
 );

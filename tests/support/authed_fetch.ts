@@ -74,6 +74,8 @@ export interface DemoPluginKubeOptions
   extends Omit<AuthedFetchOptions, "kubeconfig"> {
   /** Further demo plugin flags (see tests/support/plugin.ts). */
   extraArgs?: string[];
+  /** Lifetime of each minted certificate (the plugin's default otherwise). */
+  ttlSeconds?: number;
 }
 
 /**
@@ -83,7 +85,7 @@ export interface DemoPluginKubeOptions
  */
 export async function demoPluginKube(
   cluster: TestCluster,
-  { extraArgs, ...options }: DemoPluginKubeOptions = {},
+  { extraArgs, ttlSeconds, ...options }: DemoPluginKubeOptions = {},
 ): Promise<{ kube: AuthedFetch; stateDir: string; close(): Promise<void> }> {
   const state = await makeTempDir();
   const path = await writeKubeconfig(
@@ -94,6 +96,7 @@ export async function demoPluginKube(
         caDir: cluster.dir,
         mode: "cert",
         extraArgs,
+        ttlSeconds,
       }),
     }),
   );
