@@ -30,6 +30,8 @@ import {
   defaultCacheDir,
 } from "../src/cache/directory.ts";
 import { wrapKubeconfig } from "../src/cache/kubeconfig_wrap.ts";
+import { runCachedPlugin } from "../src/cache/cached_plugin.ts";
+import { parseCertificatePem } from "../src/tls/x509.ts";
 import type {
   ExecRunCacheEvent,
   ExecRunIdentity,
@@ -40,6 +42,7 @@ import { ExecAuthenticator } from "../src/exec/authenticator.ts";
 import type { RuntimeAdapter } from "../src/runtime/types.ts";
 import type { KubeauthError } from "../src/errors.ts";
 import { makeTempDir } from "./support/harness.ts";
+import { createCa, issueCertificate } from "./support/pki.ts";
 
 const HOUR = 3_600_000;
 const T0 = Date.parse("2030-01-01T00:00:00Z");
@@ -693,6 +696,69 @@ describe("credential cache", { timeout: 60_000 }, () => {
     await script.close();
     assert.equal(b.token, a.token);
     assert.equal(readFileSync(join(state, "runs"), "utf8"), "run\n");
+  });
+
+  test("kubeauth cached: a certificate answer is stored until its NotAfter; a key that does not match is passed on, never stored", async () => {
+    const info = JSON.stringify({
+      kind: "ExecCredential",
+      apiVersion: "client.authentication.k8s.io/v1",
+      spec: { interactive: false },
+    });
+    const withInfo: RuntimeAdapter = {
+      ...adapter,
+      getEnv: (name) =>
+        name === "KUBERNETES_EXEC_INFO" ? info : adapter.getEnv(name),
+      env: () => ({ ...adapter.env(), KUBERNETES_EXEC_INFO: info }),
+    };
+    const ca = await createCa();
+    const a = await issueCertificate(ca, { commonName: "a", usage: "client" });
+    const b = await issueCertificate(ca, { commonName: "b", usage: "client" });
+    const credential = (certPem: string, keyPem: string) => {
+      const file = join(tmp.path, `cred${++n}.json`);
+      writeFileSync(
+        file,
+        JSON.stringify({
+          apiVersion: "client.authentication.k8s.io/v1",
+          kind: "ExecCredential",
+          status: { clientCertificateData: certPem, clientKeyData: keyPem },
+        }),
+      );
+      return file;
+    };
+    const cached = (file: string, cacheDir: string) =>
+      runCachedPlugin({
+        adapter: withInfo,
+        command: "cat",
+        args: [file],
+        cacheDir,
+      });
+
+    const good = credential(a.certPem, a.keyPem);
+    const dir = freshDir();
+    const first = await cached(good, dir);
+    const second = await cached(good, dir);
+    assert.deepEqual([first.cached, second.cached], [false, true]);
+    assert.equal(
+      new TextDecoder().decode(second.stdout),
+      readFileSync(good, "utf8"),
+    );
+    const [name] = readdirSync(dir).filter((f) => f.endsWith(".json"));
+    const read = await readEntry(host, join(dir, name), name.slice(0, -5));
+    assert.equal(read.kind, "entry");
+    const notAfter = parseCertificatePem(a.certPem)[0].notAfter.getTime();
+    assert.equal(read.kind === "entry" && read.entry.expiresAt, notAfter);
+
+    // b's key with a's certificate: kubectl gets the plugin's answer (and
+    // its own error from it); the cache keeps nothing.
+    const broken = credential(a.certPem, b.keyPem);
+    const dir2 = freshDir();
+    const runs = [await cached(broken, dir2), await cached(broken, dir2)];
+    assert.deepEqual(runs.map((r) => r.cached), [false, false]);
+    assert.equal(
+      new TextDecoder().decode(runs[1].stdout),
+      readFileSync(broken, "utf8"),
+    );
+    assert.deepEqual(readdirSync(dir2).filter((f) => f.endsWith(".json")), []);
   });
 
   test("kubeconfig wrap: exec users go through kubeauth cached, relative commands made absolute", () => {

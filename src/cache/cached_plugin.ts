@@ -11,6 +11,7 @@ import { KubeauthError } from "../errors.ts";
 import type { ExecRunCacheEvent, ExecRunResult } from "../exec/run_cache.ts";
 import { decodeExecCredential, isExecApiVersion } from "../exec/protocol.ts";
 import { DEFAULT_MAX_OUTPUT_BYTES, runExecPlugin } from "../exec/runner.ts";
+import { parseCertificatePem } from "../tls/x509.ts";
 import type { RuntimeAdapter } from "../runtime/types.ts";
 import { CredentialCache } from "./credential_cache.ts";
 
@@ -63,10 +64,17 @@ function readExecInfo(adapter: RuntimeAdapter): ExecInfo {
   );
 }
 
-/** Expiry of an answer: expirationTimestamp, else the certificate's NotAfter. */
+/**
+ * Expiry of an answer: expirationTimestamp, else the certificate's NotAfter.
+ * A plugin's fresh answer has its certificate and key checked as a pair, so
+ * a broken pair is never stored; a stored answer (checked when it was
+ * stored) only has its certificate read, which spares each cache hit the
+ * key's WebCrypto import.
+ */
 async function decodeAnswer(
   stdout: Uint8Array,
   apiVersion: unknown,
+  from: "run" | "store",
 ): Promise<Omit<ExecRunResult<null>, "stdout">> {
   if (!isExecApiVersion(apiVersion)) {
     throw new KubeauthError("EXEC_OUTPUT_INVALID", "unknown apiVersion");
@@ -75,13 +83,13 @@ async function decodeAnswer(
   if (status.expirationTimestamp) {
     return { value: null, expiresAt: status.expirationTimestamp };
   }
-  const cert = status.clientCertificateData
-    ? await parseClientCertificate(
-      status.clientCertificateData,
-      status.clientKeyData ?? "",
-    )
-    : undefined;
-  return { value: null, expiresAt: cert?.notAfter };
+  const certPem = status.clientCertificateData;
+  if (!certPem) return { value: null, expiresAt: undefined };
+  const notAfter = from === "run"
+    ? (await parseClientCertificate(certPem, status.clientKeyData ?? ""))
+      .notAfter
+    : parseCertificatePem(certPem)[0].notAfter;
+  return { value: null, expiresAt: notAfter };
 }
 
 /**
@@ -170,13 +178,13 @@ export async function runCachedPlugin(
       try {
         return {
           stdout: run.stdout,
-          ...await decodeAnswer(run.stdout, info.apiVersion),
+          ...await decodeAnswer(run.stdout, info.apiVersion, "run"),
         };
       } catch {
         return { stdout: run.stdout, value: null, expiresAt: undefined };
       }
     },
-    decode: (stdout) => decodeAnswer(stdout, info.apiVersion),
+    decode: (stdout) => decodeAnswer(stdout, info.apiVersion, "store"),
   }, o.onEvent ? { onEvent: o.onEvent } : {});
   return { stdout: answer.stdout, cached: answer.cached };
 }
