@@ -425,22 +425,13 @@ row(
   v("hot", (r) => ratio(r.ratio), (x) => x >= 0.95),
 );
 row(
-  "  Node: kubeauth / node:https Agent (req/s)",
+  "  Node, Deno: kubeauth / node:https Agent (req/s)",
   "≥ 0.95×",
   (rt) =>
-    rt !== "node" ? null : v(
+    rt === "bun" ? null : v(
       "hot",
       (r) => r.second === undefined ? { text: "–" } : ratio(r.second.ratio),
       (x) => x >= 0.95,
-    )(rt),
-);
-row(
-  "  Deno: tls-server-name cluster / raw fetch",
-  "",
-  (rt) =>
-    rt !== "deno" ? null : v(
-      "hot",
-      (r) => r.second === undefined ? { text: "–" } : ratio(r.second.ratio),
     )(rt),
 );
 row(
