@@ -134,3 +134,21 @@ test("a server certificate from a root the runtime trusts, but not from the kube
   assert.match(kubectl.stderr, /x509: certificate signed by unknown authority/);
   assert.deepEqual(seen, [`Bearer ${TOKEN}`]);
 });
+
+test("the same server is refused for a WebSocket (kubeauth exec) before the token is sent", async () => {
+  const pinned = await kubeconfig("pinned-ws", kubeconfigCa);
+  const before = seen.length;
+  const r = await run([
+    ...cli.argv,
+    "exec",
+    "--kubeconfig",
+    pinned,
+    "web",
+    "--",
+    "true",
+  ]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /certificate|issuer|verify/i);
+  assert.ok(!r.stderr.includes(TOKEN));
+  assert.equal(seen.length, before);
+});

@@ -1,13 +1,18 @@
 /**
- * Deno's WebSocket with a client identity: `new WebSocket(url, { protocols,
- * headers, client })` where the client is a `Deno.createHttpClient` with the
- * CA, certificate and key (and proxy). One client per socket, closed with it.
- * A `wss:` socket sends empty messages after bursts so the end of the last
- * message is not left in Deno's TLS buffer (see `wss_tail_flush.ts`).
+ * WebSockets on Deno. A cluster with a CA, `tls-server-name` or
+ * `insecure-skip-tls-verify` gets the `node:tls` client of
+ * `websocket_tls.ts` (loaded on first use): Deno's own `WebSocket` takes
+ * only a `Deno.createHttpClient`, whose `caCerts` are added to Deno's root
+ * store instead of being trusted alone (kubectl trusts the kubeconfig's CA
+ * alone), and which can set neither of the other two. A cluster on the
+ * system's roots gets `new WebSocket(url, { protocols, headers, client })`
+ * with a client carrying the certificate, key and proxy, one per socket,
+ * closed with it; such a `wss:` socket sends empty messages after bursts so
+ * the end of the last message is not left in Deno's TLS buffer (see
+ * `wss_tail_flush.ts`).
  *
  * @module
  */
-import { KubeauthError } from "../errors.ts";
 import type { TransportOptions, WebSocketOptions } from "./types.ts";
 import { checkIdentity, releaseOnClose } from "./websocket_options.ts";
 import { flushWssTails } from "./wss_tail_flush.ts";
@@ -32,7 +37,7 @@ interface DenoHttpClientFactory {
  * ```
  *
  * @param url A `wss:` or `ws:` URL.
- * @param tls CA, client identity, proxy.
+ * @param tls CA, client identity, server name, verification, proxy.
  * @param options Subprotocols and headers.
  * @returns The connecting socket.
  */
@@ -40,14 +45,17 @@ export function openDenoWebSocket(
   url: string,
   tls: TransportOptions,
   options: WebSocketOptions,
-): WebSocket {
-  if (tls.insecureSkipVerify || tls.serverName !== undefined) {
-    throw new KubeauthError(
-      "UNSUPPORTED",
-      "insecure-skip-tls-verify and tls-server-name are not supported for WebSockets on Deno: Deno.createHttpClient can set neither. Set certificate-authority and use a server URL whose host name is on the API server certificate",
+): WebSocket | Promise<WebSocket> {
+  checkIdentity(tls);
+  if (
+    tls.ca !== undefined || tls.insecureSkipVerify ||
+    tls.serverName !== undefined
+  ) {
+    // Only node:tls trusts a given CA alone (see the module doc).
+    return import("./websocket_tls.ts").then((m) =>
+      m.openTlsWebSocket(url, tls, options)
     );
   }
-  checkIdentity(tls);
   const D = (globalThis as unknown as { Deno: DenoHttpClientFactory }).Deno;
   const client = D.createHttpClient({
     ...(tls.ca !== undefined ? { caCerts: [tls.ca] } : {}),
