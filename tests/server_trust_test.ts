@@ -14,7 +14,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { makeTempDir, writeKubeconfig } from "./support/harness.ts";
+import {
+  makeTempDir,
+  type TestCluster,
+  writeKubeconfig,
+} from "./support/harness.ts";
+import { kubeconfigFor } from "./support/authed_fetch.ts";
 import { probeCommand } from "./support/runtime_probe.ts";
 import { createCa, issueCertificate } from "./support/pki.ts";
 import { detectRuntime } from "../src/runtime/detect.ts";
@@ -65,20 +70,15 @@ after(async () => {
 async function kubeconfig(name: string, ca: string | undefined) {
   const dir = join(tmp.path, name);
   mkdirSync(dir, { recursive: true });
-  return await writeKubeconfig(dir, {
-    apiVersion: "v1",
-    kind: "Config",
-    "current-context": "c",
-    clusters: [{
-      name: "c",
-      cluster: {
-        server: serverUrl,
-        ...(ca === undefined ? {} : { "certificate-authority-data": btoa(ca) }),
-      },
-    }],
-    users: [{ name: "u", user: { token: TOKEN } }],
-    contexts: [{ name: "c", context: { cluster: "c", user: "u" } }],
-  });
+  // kubeconfigFor needs only the server URL and the CA of a cluster.
+  const server = { url: serverUrl, caPem: ca ?? "" } as TestCluster;
+  const noCa = ca === undefined
+    ? { "certificate-authority-data": undefined }
+    : {};
+  return await writeKubeconfig(
+    dir,
+    kubeconfigFor(server, { token: TOKEN }, noCa),
+  );
 }
 
 function run(

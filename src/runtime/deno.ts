@@ -252,8 +252,8 @@ function createDenoTransport(
   ) {
     return createTrackedTransport(lazyHttpsPool(D, options));
   }
+  // The system's roots: no CA here (see the module doc).
   const client = D.createHttpClient({
-    caCerts: options.ca === undefined ? undefined : [options.ca],
     ...(options.cert !== undefined && options.key !== undefined
       ? { cert: options.cert, key: options.key }
       : {}),

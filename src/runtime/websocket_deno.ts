@@ -19,7 +19,6 @@ import { flushWssTails } from "./wss_tail_flush.ts";
 
 interface DenoHttpClientFactory {
   createHttpClient(options: {
-    caCerts?: string[];
     cert?: string;
     key?: string;
     proxy?: { url: string };
@@ -46,7 +45,6 @@ export function openDenoWebSocket(
   tls: TransportOptions,
   options: WebSocketOptions,
 ): WebSocket | Promise<WebSocket> {
-  checkIdentity(tls);
   if (
     tls.ca !== undefined || tls.insecureSkipVerify ||
     tls.serverName !== undefined
@@ -56,9 +54,9 @@ export function openDenoWebSocket(
       m.openTlsWebSocket(url, tls, options)
     );
   }
+  checkIdentity(tls);
   const D = (globalThis as unknown as { Deno: DenoHttpClientFactory }).Deno;
   const client = D.createHttpClient({
-    ...(tls.ca !== undefined ? { caCerts: [tls.ca] } : {}),
     ...(tls.cert !== undefined && tls.key !== undefined
       ? { cert: tls.cert, key: tls.key }
       : {}),

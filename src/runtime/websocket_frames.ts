@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { concatBytes } from "../tls/der.ts";
 
 /** Frame opcodes. */
 export const OPCODE = {
@@ -120,7 +121,7 @@ export class FrameReader {
     const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     this.#buffer = this.#buffer.length === 0
       ? bytes
-      : concat(this.#buffer, bytes);
+      : concatBytes([this.#buffer, bytes]);
     const out: ReadFrame[] = [];
     for (;;) {
       const frame = this.#nextFrame();
@@ -147,11 +148,10 @@ export class FrameReader {
       offset = 4;
     } else if (length === 127) {
       if (b.length < 10) return null;
-      const big = new DataView(b.buffer, b.byteOffset + 2, 8).getBigUint64(0);
-      if (big > BigInt(this.#maxMessage)) {
-        throw new FrameError(1009, "message too big");
-      }
-      length = Number(big);
+      // Past 2^53 the number is approximate, and still over the limit.
+      length = Number(
+        new DataView(b.buffer, b.byteOffset + 2, 8).getBigUint64(0),
+      );
       offset = 10;
     }
     if (length > this.#maxMessage) {
@@ -198,23 +198,11 @@ export class FrameReader {
     if (!fin) return null;
     const whole = this.#fragments.length === 1
       ? this.#fragments[0]
-      : concat(...this.#fragments);
+      : concatBytes(this.#fragments);
     const message = { opcode: this.#fragmentOpcode, payload: whole };
     this.#fragments = [];
     this.#fragmentBytes = 0;
     this.#fragmentOpcode = -1;
     return message;
   }
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

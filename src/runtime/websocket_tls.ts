@@ -174,7 +174,7 @@ class TlsWebSocket extends EventTarget {
   constructor(url: string, tls: TransportOptions, options: WebSocketOptions) {
     super();
     this.url = new URL(url).href;
-    this.#start(tls, options).catch((err) => this.#fail(err));
+    this.#start(tls, options).catch(() => this.#fail());
   }
 
   get readyState(): number {
@@ -221,7 +221,7 @@ class TlsWebSocket extends EventTarget {
       throw new DOMException("the close reason is too long", "SyntaxError");
     }
     if (this.#state === CONNECTING) {
-      return this.#fail(new Error("closed while connecting"));
+      return this.#fail();
     }
     if (this.#state !== OPEN) return;
     this.#sendClose(code, reasonBytes);
@@ -324,7 +324,7 @@ class TlsWebSocket extends EventTarget {
     this.#socket?.end();
   }
 
-  #fail(_err: unknown): void {
+  #fail(): void {
     if (this.#state === CLOSED) return;
     this.#state = CLOSING;
     this.dispatchEvent(new Event("error"));
