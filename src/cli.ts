@@ -38,6 +38,7 @@ import type { ProcessIo } from "./runtime/process_io.ts";
 
 export type { ProcessIo } from "./runtime/process_io.ts";
 import { getRuntimeAdapter } from "./runtime/mod.ts";
+import { CacheNotes } from "./cli_cache_notes.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /**
@@ -71,9 +72,10 @@ Usage:
 ${STREAM_USAGE}
   kubeauth --help | --version
 
-fetch, credential and whoami take --cache: keep exec plugin credentials in
-the credential cache shared by processes ($KUBECACHEDIR/kubeauth, else
-~/.kube/cache/kubeauth).
+fetch, credential, whoami, exec and port-forward take --cache: keep exec
+plugin credentials in the credential cache shared by processes
+($KUBECACHEDIR/kubeauth, else ~/.kube/cache/kubeauth); a line on stderr says
+when the cache could not be used.
 
 Run "kubeauth <command> --help" for a command's options.`;
 }
@@ -456,11 +458,13 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
   // A transport exists once credentials are in hand: until then an exec
   // plugin is running (and close() below kills it).
   let credentialsReady = false;
+  const notes = new CacheNotes((b) => io.writeStderr(b), "kubeauth");
   try {
     const { createAuthedFetch } = await import("./fetch/authed_fetch.ts");
     kube = await createAuthedFetch({
       onEvent: (e) => {
         if (e.type === "transport-created") credentialsReady = true;
+        if (e.type === "credential-cache") notes.note(e);
       },
       kubeconfig: p.kubeconfig,
       context: p.context,
@@ -517,6 +521,7 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     await kube?.close();
+    await notes.flushed();
   }
 }
 
@@ -531,10 +536,14 @@ async function runCredential(p: Parsed, io: ProcessIo): Promise<number> {
     context: p.context,
     adapter,
   });
+  const notes = new CacheNotes((b) => io.writeStderr(b), "kubeauth");
   const source = createCredentialSource(ctx, {
     adapter,
     ...(p.cache ? { credentialCache: true } : {}),
     ...execSettings(p),
+    onEvent: (e) => {
+      if (e.type === "credential-cache") notes.note(e);
+    },
   });
   try {
     const creds = await source.get();
@@ -572,16 +581,21 @@ async function runCredential(p: Parsed, io: ProcessIo): Promise<number> {
     return 0;
   } finally {
     await source.close();
+    await notes.flushed();
   }
 }
 
 async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
   const { createAuthedFetch } = await import("./fetch/authed_fetch.ts");
+  const notes = new CacheNotes((b) => io.writeStderr(b), "kubeauth");
   const kube = await createAuthedFetch({
     kubeconfig: p.kubeconfig,
     context: p.context,
     ...(p.cache ? { credentialCache: true } : {}),
     ...execSettings(p),
+    onEvent: (e) => {
+      if (e.type === "credential-cache") notes.note(e);
+    },
   });
   try {
     const res = await kube(
@@ -626,32 +640,27 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
     return 0;
   } finally {
     await kube.close();
+    await notes.flushed();
   }
 }
 
 async function runCached(p: Parsed, io: ProcessIo): Promise<number> {
   const adapter = await getRuntimeAdapter();
   const { runCachedPlugin } = await import("./cache/cached_plugin.ts");
-  const say = (text: string) =>
-    io.writeStderr(encoder.encode(`kubeauth cached: ${text}\n`));
-  const notes: string[] = [];
+  const notes = new CacheNotes((b) => io.writeStderr(b), "kubeauth cached");
   try {
     const answer = await runCachedPlugin({
       adapter,
       command: p.positional[0],
       args: p.positional.slice(1),
       ...(p.cacheDir !== undefined ? { cacheDir: p.cacheDir } : {}),
-      onEvent: (e) => {
-        if (e.outcome === "refused" || e.outcome === "ignored") {
-          notes.push(`credential cache ${e.outcome}: ${e.reason}`);
-        }
-      },
+      onEvent: (e) => notes.note(e),
     });
-    for (const n of notes) await say(n);
+    await notes.flushed();
     await io.writeStdout(answer.stdout);
     return 0;
   } catch (err) {
-    for (const n of notes) await say(n);
+    await notes.flushed();
     // The wrapped plugin failed: its stderr has been passed through; exit
     // with its code, adding nothing (the caller reports the failure).
     if (err instanceof ExecPluginError && (err.exitCode ?? 0) > 0) {

@@ -23,6 +23,7 @@
 import { createAuthedFetch } from "./fetch/authed_fetch.ts";
 import type { AuthedFetch } from "./fetch/authed_fetch.ts";
 import { KubeauthError } from "./errors.ts";
+import { CacheNotes } from "./cli_cache_notes.ts";
 import type { ProcessIo } from "./runtime/process_io.ts";
 import { getRuntimeAdapter } from "./runtime/mod.ts";
 import type {
@@ -36,8 +37,8 @@ import { portForward } from "./streams/port_forward.ts";
 
 /** The usage lines of the stream commands (for the CLI's help). */
 export const STREAM_USAGE =
-  `  kubeauth exec <pod> [-n NAMESPACE] [-c CONTAINER] [-i] [-t] [--kubeconfig FILE] [--context NAME] -- <command> [args...]
-  kubeauth port-forward <pod> [-n NAMESPACE] [--address 127.0.0.1] <local-port>:<pod-port> [--kubeconfig FILE] [--context NAME]`;
+  `  kubeauth exec <pod> [-n NAMESPACE] [-c CONTAINER] [-i] [-t] [--kubeconfig FILE] [--context NAME] [--cache] -- <command> [args...]
+  kubeauth port-forward <pod> [-n NAMESPACE] [--address 127.0.0.1] <local-port>:<pod-port> [--kubeconfig FILE] [--context NAME] [--cache]`;
 
 const HELP: Record<string, string> = {
   exec: `Usage: kubeauth exec <pod> [options] -- <command> [args...]
@@ -51,7 +52,8 @@ Options:
   -i, --stdin           pass stdin to the command (EOF is forwarded)
   -t, --tty             allocate a terminal: raw mode, resizes forwarded
   --kubeconfig FILE     kubeconfig to use
-  --context NAME        context to use`,
+  --context NAME        context to use
+  --cache               use the credential cache shared by processes`,
   "port-forward":
     `Usage: kubeauth port-forward <pod> [options] <local-port>:<pod-port>
 
@@ -63,7 +65,8 @@ Options:
   -n, --namespace NS    the pod's namespace (default: the context's)
   --address ADDR        local address to listen on (default 127.0.0.1)
   --kubeconfig FILE     kubeconfig to use
-  --context NAME        context to use`,
+  --context NAME        context to use
+  --cache               use the credential cache shared by processes`,
 };
 
 interface StreamArgs {
@@ -76,6 +79,7 @@ interface StreamArgs {
   address: string;
   kubeconfig?: string;
   context?: string;
+  cache: boolean;
   rest: string[];
   help: boolean;
 }
@@ -114,6 +118,7 @@ export function parseStreamArgs(argv: string[]): StreamArgs {
     stdin: false,
     tty: false,
     address: "127.0.0.1",
+    cache: false,
     rest: [],
     help: false,
   };
@@ -132,6 +137,7 @@ export function parseStreamArgs(argv: string[]): StreamArgs {
       arg = arg.slice(0, eq);
     }
     if (arg === "-h" || arg === "--help") a.help = true;
+    else if (arg === "--cache" && inline === undefined) a.cache = true;
     else if (!arg.startsWith("-") || arg === "-") positional.push(arg);
     else if (arg in VALUE_FLAGS) {
       const value = inline ?? args.shift();
@@ -189,20 +195,27 @@ export async function runStreamCommand(
   }
   const ad = adapter ?? await getRuntimeAdapter();
   let kube: AuthedFetch | undefined;
+  const notes = new CacheNotes((b) => io.writeStderr(b), "kubeauth");
   try {
     kube = await createAuthedFetch({
       kubeconfig: a.kubeconfig,
       context: a.context,
       adapter: ad,
+      ...(a.cache ? { credentialCache: true } : {}),
+      onEvent: (e) => {
+        if (e.type === "credential-cache") notes.note(e);
+      },
     });
     return a.command === "exec"
       ? await runExec(a, kube, io, ad)
       : await runPortForward(a, kube, io, ad);
   } catch (e) {
+    await notes.flushed();
     await err(`error: ${messageOf(e)}\n`);
     return 1;
   } finally {
     await kube?.close();
+    await notes.flushed();
   }
 }
 

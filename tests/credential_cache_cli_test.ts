@@ -8,11 +8,13 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -33,6 +35,7 @@ import { kubeconfigFor } from "./support/authed_fetch.ts";
 import { detectRuntime } from "../src/runtime/detect.ts";
 import { createAuthedFetch } from "../src/fetch/authed_fetch.ts";
 import type { AuthedFetchEvent } from "../src/fetch/authed_fetch.ts";
+import { parseStreamArgs } from "../src/cli_streams.ts";
 
 const EXEC_INFO = JSON.stringify({
   kind: "ExecCredential",
@@ -105,6 +108,24 @@ function fresh(): { dir: string; state: string; cache: string } {
   return { dir, state, cache };
 }
 
+/** A kubeconfig whose user runs the demo plugin (a token; quiet by default). */
+function tokenPluginConfig(
+  t: { dir: string; state: string },
+  extraArgs = ["--silent"],
+): Promise<string> {
+  return writeKubeconfig(
+    t.dir,
+    kubeconfigFor(cluster, {
+      exec: demoPluginExec({
+        stateDir: t.state,
+        caDir: cluster.dir,
+        mode: "token",
+        extraArgs,
+      }),
+    }),
+  );
+}
+
 /** Polls a condition (bounded: 3000 rounds of 10 ms), for process-made facts. */
 async function until(what: string, check: () => boolean): Promise<void> {
   for (let i = 0; i < 3000; i++) {
@@ -123,17 +144,7 @@ function lines(path: string): string[] {
 describe("credential cache across processes", { timeout: 180_000 }, () => {
   test("8 concurrent `kubeauth fetch --cache` on an empty cache: one plugin run", async () => {
     const t = fresh();
-    const config = await writeKubeconfig(
-      t.dir,
-      kubeconfigFor(cluster, {
-        exec: demoPluginExec({
-          stateDir: t.state,
-          caDir: cluster.dir,
-          mode: "token",
-          extraArgs: ["--delay-ms", "300"],
-        }),
-      }),
-    );
+    const config = await tokenPluginConfig(t, ["--delay-ms", "300"]);
     const runs = await Promise.all(
       Array.from(
         { length: 8 },
@@ -160,6 +171,76 @@ describe("credential cache across processes", { timeout: 180_000 }, () => {
     for (const r of [...runs, plain]) {
       assert.doesNotMatch(r.stderr + r.stdout, /demo-token-/);
     }
+  });
+
+  test("`--cache` says on stderr when the cache is not used or an entry is ignored", async () => {
+    const t = fresh();
+    const config = await tokenPluginConfig(t);
+    const dir = join(t.cache, "kubeauth");
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+    const fetchCached = () =>
+      kubeauth(["fetch", "/version", "--kubeconfig", config, "--cache"], {
+        KUBECACHEDIR: t.cache,
+      });
+    // A directory others can write to: refused on every run, and said.
+    for (const r of [await fetchCached(), await fetchCached()]) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        r.stderr,
+        `kubeauth: credential cache not used: ${dir} is writable by others (mode 0777)\n`,
+      );
+    }
+    assert.equal(await pluginRuns(t.state), 2);
+    assert.deepEqual(readdirSync(dir), []);
+    // Made private: stored silently, then a symlink where the entry was is
+    // ignored (said once), replaced, and the next run is a silent hit.
+    chmodSync(dir, 0o700);
+    const stored = await fetchCached();
+    assert.equal(stored.stderr, "");
+    assert.equal(await pluginRuns(t.state), 3);
+    const [entry] = readdirSync(dir);
+    const elsewhere = join(t.dir, "elsewhere.json");
+    writeFileSync(elsewhere, readFileSync(join(dir, entry)));
+    rmSync(join(dir, entry));
+    symlinkSync(elsewhere, join(dir, entry));
+    const ignored = await fetchCached();
+    assert.equal(ignored.code, 0, ignored.stderr);
+    assert.equal(
+      ignored.stderr,
+      "kubeauth: credential cache entry ignored: the entry is a symlink\n",
+    );
+    assert.equal(await pluginRuns(t.state), 4);
+    const hit = await fetchCached();
+    assert.equal(hit.stderr, "");
+    assert.equal(await pluginRuns(t.state), 4);
+    for (const r of [stored, ignored, hit]) {
+      assert.doesNotMatch(r.stderr + r.stdout, /demo-token-/);
+    }
+  });
+
+  test("`kubeauth exec --cache`: the second exec answers from the cache", async () => {
+    const t = fresh();
+    const config = await tokenPluginConfig(t);
+    const exec = (cache: string[]) =>
+      kubeauth(
+        ["exec", "web", "--kubeconfig", config, ...cache, "--", "echo", "hi"],
+        { KUBECACHEDIR: t.cache },
+      );
+    for (const r of [await exec(["--cache"]), await exec(["--cache"])]) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "hi\n");
+      assert.equal(r.stderr, "");
+    }
+    assert.equal(await pluginRuns(t.state), 1);
+    assert.equal(readdirSync(join(t.cache, "kubeauth")).length, 1);
+    // Without --cache: the plugin runs.
+    assert.equal((await exec([])).code, 0);
+    assert.equal(await pluginRuns(t.state), 2);
+    assert.equal(
+      parseStreamArgs(["port-forward", "web", "8080:80", "--cache"]).cache,
+      true,
+    );
   });
 
   test("8 concurrent `kubeauth cached` on an empty cache: one run, the same ExecCredential", async () => {
@@ -255,16 +336,7 @@ describe("credential cache across processes", { timeout: 180_000 }, () => {
 
   test("kubectl with a `kubeauth kubeconfig wrap` kubeconfig: 5 invocations, one plugin run", async () => {
     const t = fresh();
-    const original = await writeKubeconfig(
-      t.dir,
-      kubeconfigFor(cluster, {
-        exec: demoPluginExec({
-          stateDir: t.state,
-          caDir: cluster.dir,
-          mode: "token",
-        }),
-      }),
-    );
+    const original = await tokenPluginConfig(t, []);
     const before = readFileSync(original, "utf8");
     // `kubeauth` on PATH, as an installed CLI would be.
     const bin = join(t.dir, "bin");
