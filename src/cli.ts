@@ -464,7 +464,7 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
     kube = await createAuthedFetch({
       onEvent: (e) => {
         if (e.type === "transport-created") credentialsReady = true;
-        if (e.type === "credential-cache") notes.note(e);
+        notes.onEvent(e);
       },
       kubeconfig: p.kubeconfig,
       context: p.context,
@@ -541,9 +541,7 @@ async function runCredential(p: Parsed, io: ProcessIo): Promise<number> {
     adapter,
     ...(p.cache ? { credentialCache: true } : {}),
     ...execSettings(p),
-    onEvent: (e) => {
-      if (e.type === "credential-cache") notes.note(e);
-    },
+    onEvent: notes.onEvent,
   });
   try {
     const creds = await source.get();
@@ -593,9 +591,7 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
     context: p.context,
     ...(p.cache ? { credentialCache: true } : {}),
     ...execSettings(p),
-    onEvent: (e) => {
-      if (e.type === "credential-cache") notes.note(e);
-    },
+    onEvent: notes.onEvent,
   });
   try {
     const res = await kube(

@@ -8,15 +8,17 @@
  *
  * @module
  */
-import type { ExecRunCacheEvent } from "./exec/run_cache.ts";
+import type { ExecEvent } from "./exec/events.ts";
+import type { AuthedFetchEvent } from "./fetch/authed_fetch.ts";
 
-/** A cache event: as {@linkcode ExecRunCacheEvent}, or a `hit`. */
-export interface CacheEventLike {
-  /** What happened. */
-  outcome: ExecRunCacheEvent["outcome"] | "hit";
-  /** Why (no secret). */
-  reason?: string;
-}
+/**
+ * What a cache did: a client's `credential-cache` event, or what
+ * `runCachedPlugin` reports (the same outcomes, without `hit`).
+ */
+export type CacheEventLike = Pick<
+  Extract<ExecEvent, { type: "credential-cache" }>,
+  "outcome" | "reason"
+>;
 
 const SAID: Partial<Record<CacheEventLike["outcome"], string>> = {
   refused: "not used",
@@ -46,8 +48,9 @@ export function cacheNote(event: CacheEventLike): string | undefined {
 
 /**
  * Writes the {@linkcode cacheNote} lines of a command's cache events in
- * order, as they happen; {@linkcode CacheNotes.flushed} waits for them
- * before the command exits.
+ * order, as they happen ({@linkcode CacheNotes.onEvent} takes a client's
+ * events); {@linkcode CacheNotes.flushed} waits for them before the command
+ * exits.
  *
  * @example Usage
  * ```ts
@@ -56,6 +59,7 @@ export function cacheNote(event: CacheEventLike): string | undefined {
  * const notes = new CacheNotes(async (b) => void (stderr += new TextDecoder().decode(b)), "kubeauth");
  * notes.note({ outcome: "ignored", reason: "the entry is a symlink" });
  * notes.note({ outcome: "stored" });
+ * notes.onEvent({ type: "credential-cache", command: "aws", outcome: "hit" });
  * await notes.flushed();
  * if (stderr !== "kubeauth: credential cache entry ignored: the entry is a symlink\n") throw new Error("not as shown");
  * ```
@@ -87,6 +91,16 @@ export class CacheNotes {
       () => {},
     );
   }
+
+  /**
+   * A client's event listener: notes its `credential-cache` events, ignores
+   * the others.
+   *
+   * @param event Any event of `createAuthedFetch` or a credential source.
+   */
+  readonly onEvent = (event: AuthedFetchEvent): void => {
+    if (event.type === "credential-cache") this.note(event);
+  };
 
   /**
    * Resolves once every line noted so far is written (a failed write is

@@ -202,9 +202,7 @@ export async function runStreamCommand(
       context: a.context,
       adapter: ad,
       ...(a.cache ? { credentialCache: true } : {}),
-      onEvent: (e) => {
-        if (e.type === "credential-cache") notes.note(e);
-      },
+      onEvent: notes.onEvent,
     });
     return a.command === "exec"
       ? await runExec(a, kube, io, ad)

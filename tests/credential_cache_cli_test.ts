@@ -173,7 +173,7 @@ describe("credential cache across processes", { timeout: 180_000 }, () => {
     }
   });
 
-  test("`--cache` says on stderr when the cache is not used or an entry is ignored", async () => {
+  test("`--cache` says on stderr when the cache is not used, an entry is ignored or an answer is not stored", async () => {
     const t = fresh();
     const config = await tokenPluginConfig(t);
     const dir = join(t.cache, "kubeauth");
@@ -214,6 +214,22 @@ describe("credential cache across processes", { timeout: 180_000 }, () => {
     const hit = await fetchCached();
     assert.equal(hit.stderr, "");
     assert.equal(await pluginRuns(t.state), 4);
+    // A credential without expiry cannot be kept: said on each run.
+    const u = fresh();
+    const noExpiry = await tokenPluginConfig(u, ["--silent", "--no-expiry"]);
+    for (let i = 0; i < 2; i++) {
+      const r = await kubeauth(
+        ["fetch", "/version", "--kubeconfig", noExpiry, "--cache"],
+        { KUBECACHEDIR: u.cache },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        r.stderr,
+        "kubeauth: credential cache answer not stored: the credential has no expiry (no expirationTimestamp, no certificate)\n",
+      );
+      assert.doesNotMatch(r.stderr + r.stdout, /demo-token-/);
+    }
+    assert.equal(await pluginRuns(u.state), 2);
     for (const r of [stored, ignored, hit]) {
       assert.doesNotMatch(r.stderr + r.stdout, /demo-token-/);
     }
