@@ -236,6 +236,11 @@ try {
     env,
   );
   const fetchMs = sum(fetchRuns);
+  // What the targets leave: per run, the most a wrapper may add to kubectl
+  // with a zero-cost plugin (3x), and the most each cached fetch after the
+  // first may take (5x); negative when no wrapper or hit can meet them.
+  const wrapperBudgetMs = (plainMs / 3 - bestWrappedMs) / runs;
+  const fetchHitBudgetMs = (plainMs / 5 - fetchRuns[0]) / (runs - 1);
   // Once the cache is warm: the runs after the first (which ran the plugin).
   const warmRun = (xs: number[]) => median(xs.slice(1));
   emitResult({
@@ -257,6 +262,9 @@ try {
     wrappedWarmRunMs: round(warmRun(wrappedRuns), 1),
     fetchWarmRunMs: round(warmRun(fetchRuns), 1),
     zeroCostPluginRunMs: round(median(floorRuns), 1),
+    wrapperBudgetMs: round(wrapperBudgetMs, 1),
+    wrapperCostMs: round(warmRun(wrappedRuns) - median(floorRuns), 1),
+    fetchHitBudgetMs: round(fetchHitBudgetMs, 1),
     warmWrappedRatio: round(median(plainRuns) / warmRun(wrappedRuns), 2),
     warmFetchRatio: round(median(plainRuns) / warmRun(fetchRuns), 2),
     pluginRuns: {

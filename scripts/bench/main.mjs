@@ -741,6 +741,17 @@ if (S.cache && !S.cache.error) {
       }×); kubectl with the zero-cost plugin ${fmt(c.zeroCostPluginRunMs, 1)}`,
     );
   }
+  if (c.wrapperBudgetMs != null) {
+    console.log(
+      `    what the targets leave per run: 3× a wrapper ${
+        fmt(c.wrapperBudgetMs, 1)
+      } ms (kubeauth cached costs ${
+        fmt(c.wrapperCostMs, 1)
+      }); 5× each cached fetch after the first ${
+        fmt(c.fetchHitBudgetMs, 1)
+      } ms (takes ${fmt(c.fetchWarmRunMs, 1)})`,
+    );
+  }
 }
 if (S.streams) {
   console.log(dim("9 streams (scripts/bench/streams.ts):"));
