@@ -500,6 +500,7 @@ async function runFetch(p: Parsed, io: ProcessIo): Promise<number> {
     const text = await readBounded(res, 64 * 1024);
     if (p.include) await io.writeStdout(encoder.encode(text));
     const message = statusMessage(text);
+    await notes.flushed(); // the cache's lines before the error
     await io.writeStderr(
       encoder.encode(
         `error: ${res.status} ${res.statusText || "error"}${
@@ -608,6 +609,7 @@ async function runWhoami(p: Parsed, io: ProcessIo): Promise<number> {
     const text = await readBounded(res, 1024 * 1024);
     if (res.status < 200 || res.status >= 300) {
       const message = statusMessage(text);
+      await notes.flushed(); // the cache's lines before the error
       await io.writeStderr(
         encoder.encode(
           `error: ${res.status} ${res.statusText || "error"}${

@@ -217,17 +217,23 @@ describe("credential cache across processes", { timeout: 180_000 }, () => {
     // A credential without expiry cannot be kept: said on each run.
     const u = fresh();
     const noExpiry = await tokenPluginConfig(u, ["--silent", "--no-expiry"]);
-    for (let i = 0; i < 2; i++) {
+    const notStored =
+      "kubeauth: credential cache answer not stored: the credential has no expiry (no expirationTimestamp, no certificate)\n";
+    for (const path of ["/version", "/no-such-path"]) {
       const r = await kubeauth(
-        ["fetch", "/version", "--kubeconfig", noExpiry, "--cache"],
+        ["fetch", path, "--kubeconfig", noExpiry, "--cache"],
         { KUBECACHEDIR: u.cache },
       );
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(
-        r.stderr,
-        "kubeauth: credential cache answer not stored: the credential has no expiry (no expirationTimestamp, no certificate)\n",
-      );
       assert.doesNotMatch(r.stderr + r.stdout, /demo-token-/);
+      if (path === "/version") {
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stderr, notStored);
+        continue;
+      }
+      // The server's error comes after the cache's line.
+      assert.equal(r.code, 1);
+      assert.ok(r.stderr.startsWith(notStored), r.stderr);
+      assert.match(r.stderr, /\nerror: 404 /);
     }
     assert.equal(await pluginRuns(u.state), 2);
     for (const r of [stored, ignored, hit]) {

@@ -246,10 +246,7 @@ test("webSocket: after a 16 KiB burst no runtime sends empty messages to a clust
     kubeconfig: kubeconfigFor(cluster, { token: "tok-a" }) as never,
   });
   try {
-    const ws = await kube.webSocket(
-      "/api/v1/namespaces/default/pods/web/exec?command=cat&stdin=true&stdout=true",
-      { protocols: ["v5.channel.k8s.io"] },
-    );
+    const ws = await kube.webSocket(CAT, { protocols: ["v5.channel.k8s.io"] });
     const message = new Uint8Array(20_001); // channel 0 (stdin), 20 000 bytes
     ws.send(message);
     // The first flush is due 10 ms after the send; this timer, set later

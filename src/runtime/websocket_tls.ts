@@ -32,6 +32,7 @@ import {
   upgradeRequest,
 } from "./websocket_handshake.ts";
 import { connectThroughProxy } from "./proxy_tunnel.ts";
+import { concatBytes } from "../tls/der.ts";
 
 /** The largest message accepted from the server. */
 const MAX_MESSAGE = 64 * 1024 * 1024;
@@ -110,7 +111,7 @@ function connect(url: URL, o: TransportOptions): Promise<Socket> {
 /** Reads the answer's head; resolves with it and the bytes after it. */
 function readHead(socket: Socket): Promise<{ head: string; rest: Uint8Array }> {
   return new Promise((resolve, reject) => {
-    let seen = new Uint8Array(0);
+    let seen: Uint8Array = new Uint8Array(0);
     const cleanup = () => {
       socket.off("data", onData);
       socket.off("close", onEnd);
@@ -121,10 +122,7 @@ function readHead(socket: Socket): Promise<{ head: string; rest: Uint8Array }> {
       reject(err instanceof Error ? err : new Error("the connection closed"));
     };
     const onData = (chunk: Uint8Array) => {
-      const joined = new Uint8Array(seen.length + chunk.length);
-      joined.set(seen);
-      joined.set(chunk, seen.length);
-      seen = joined;
+      seen = concatBytes([seen, chunk]);
       const end = headEnd(seen);
       if (end < 0 && seen.length <= MAX_HEAD) return;
       // Frames may follow at once: hold them until a reader is attached.
